@@ -1,0 +1,104 @@
+// The media service's configuration: environment → frozen, zod-validated Config, read once at boot.
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+const url = z.url();
+
+/** Every environment variable the media service reads. Names match the ECS task definition in lib/constructs/media-service.ts. */
+export const envSchema = z.object({
+  STAGE: z.string().min(1).default('local'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** The public base URL Twilio calls (https://voice.example.com); signatures are checked against it. */
+  PUBLIC_URL: url,
+  /** Calls one task carries before /ready answers 503 and upgrades are refused. */
+  MAX_CALLS: z.coerce.number().int().positive().default(50),
+  /** Longest time SIGTERM waits for active calls before exiting. */
+  DRAIN_SECONDS: z.coerce.number().int().nonnegative().default(110),
+  /** HMAC key for the short-lived stream token passed as a <Parameter>. */
+  STREAM_TOKEN_KEY: z.string().min(32, 'STREAM_TOKEN_KEY must be at least 32 characters'),
+  STREAM_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(60),
+  /** HMAC key that turns a phone number into the caller hash used for memory keys. */
+  CALLER_HASH_KEY: z.string().min(32, 'CALLER_HASH_KEY must be at least 32 characters'),
+
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'TWILIO_ACCOUNT_SID must look like AC + 32 hex digits'),
+  TWILIO_AUTH_TOKEN: z.string().min(1),
+  /** Override of https://api.twilio.com (the local Twilio REST emulator). */
+  TWILIO_API_URL: url.optional(),
+  /** Where a call goes when it escalates to a human (E.164). */
+  TRANSFER_NUMBER: z.string().regex(/^\+[1-9]\d{6,14}$/, 'TRANSFER_NUMBER must be E.164, e.g. +15557654321'),
+
+  DEEPGRAM_API_KEY: z.string().min(1),
+  /** Override of wss://api.deepgram.com (the local emulator). */
+  DEEPGRAM_URL: url.optional(),
+  /** `nova-3` (endpointing + UtteranceEnd) or a Flux model such as `flux-general-en` (model-based end of turn). */
+  DEEPGRAM_MODEL: z.string().default('nova-3'),
+
+  LLM_PROVIDER: z.enum(['groq', 'openai-compatible']).default('groq'),
+  GROQ_API_KEY: z.string().min(1).optional(),
+  /** Override of https://api.groq.com (without /openai/v1). */
+  GROQ_BASE_URL: url.optional(),
+  /** For LLM_PROVIDER=openai-compatible: e.g. https://api.fireworks.ai/inference/v1 or https://api.together.ai/v1. */
+  LLM_BASE_URL: url.optional(),
+  LLM_API_KEY: z.string().min(1).optional(),
+  LLM_MODEL_SMALL: z.string().default('openai/gpt-oss-20b'),
+  LLM_MODEL_LARGE: z.string().default('openai/gpt-oss-120b'),
+
+  ELEVENLABS_API_KEY: z.string().min(1),
+  /** Override of wss://api.elevenlabs.io (the local emulator). */
+  ELEVENLABS_URL: url.optional(),
+  ELEVENLABS_MODEL: z.string().default('eleven_flash_v2_5'),
+
+  /** Base URL of the tools API (`POST {TOOLS_URL}/tools/{name}`). */
+  TOOLS_URL: url,
+  /** `iam` signs tool requests with SigV4 (API Gateway IAM auth); `none` for the local adapter. */
+  TOOLS_AUTH: z.enum(['iam', 'none']).default('iam'),
+  AWS_REGION: z.string().default('us-east-1'),
+
+  /** Full Redis URL (local). In AWS the parts below are used instead. */
+  REDIS_URL: url.optional(),
+  REDIS_HOST: z.string().optional(),
+  REDIS_PORT: z.coerce.number().int().positive().optional(),
+  REDIS_TLS: bool.default(false),
+  REDIS_PASSWORD: z.string().optional(),
+
+  TRANSCRIPTS_TABLE: z.string().min(3),
+  /** Override of the DynamoDB endpoint (dynalite locally). */
+  DYNAMODB_ENDPOINT: url.optional(),
+  TRANSCRIPT_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
+
+  /** Agent profile used when the call names none. */
+  DEFAULT_AGENT: z.string().default('booking'),
+  /** Provider sockets kept open per task so a call never waits for a dial. */
+  WARM_POOL_SIZE: z.coerce.number().int().nonnegative().default(2),
+  /** A call whose running cost passes this moves to the small model and wraps up. */
+  COST_CAP_USD: z.coerce.number().positive().default(0.5),
+  /** JSON price table (see lib/config.ts `PriceTable`); the defaults in the cost meter apply when absent. */
+  PRICES_JSON: z.string().optional(),
+});
+
+export type Config = Readonly<z.output<typeof envSchema>> & { readonly redisUrl: string };
+
+/** Thrown at boot with every bad or missing variable named. */
+export class ConfigError extends Error {}
+
+/** Validates `env` and returns a frozen Config; throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`invalid media-service environment:\n  ${lines.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  if (c.LLM_PROVIDER === 'groq' && !c.GROQ_API_KEY) throw new ConfigError('invalid media-service environment:\n  GROQ_API_KEY: required when LLM_PROVIDER=groq');
+  if (c.LLM_PROVIDER === 'openai-compatible' && (!c.LLM_BASE_URL || !c.LLM_API_KEY)) {
+    throw new ConfigError('invalid media-service environment:\n  LLM_BASE_URL, LLM_API_KEY: required when LLM_PROVIDER=openai-compatible');
+  }
+  const redisUrl = c.REDIS_URL ?? (c.REDIS_HOST ? redisUrlFromParts(c.REDIS_HOST, c.REDIS_PORT ?? 6379, c.REDIS_TLS, c.REDIS_PASSWORD) : undefined);
+  if (!redisUrl) throw new ConfigError('invalid media-service environment:\n  REDIS_URL or REDIS_HOST: one is required');
+  return Object.freeze({ ...c, redisUrl });
+}
+
+function redisUrlFromParts(host: string, port: number, tls: boolean, password?: string): string {
+  const auth = password ? `default:${encodeURIComponent(password)}@` : '';
+  return `${tls ? 'rediss' : 'redis'}://${auth}${host}:${port}`;
+}

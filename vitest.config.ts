@@ -1,0 +1,11 @@
+// Test runner settings: every test under test/, offline, against real Redis and dynalite.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
