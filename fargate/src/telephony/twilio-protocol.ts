@@ -1,0 +1,142 @@
+// Pure translator for Twilio Media Streams (bidirectional) messages: JSON text in → typed events, typed events → JSON text out.
+import { z } from 'zod';
+import type { InboundEvent, Mulaw } from '../providers/types';
+
+// Twilio sends sequenceNumber, chunk and timestamp as strings of digits (docs: websocket-messages); numbers are
+// accepted too so a lenient peer still parses, but anything else is malformed.
+const counter = z.union([z.string().regex(/^\d{1,15}$/), z.number().int().nonnegative()]).transform(Number);
+
+// Standard base64 with padding, as Twilio encodes media.payload. Buffer.from(…, 'base64') silently skips junk,
+// so the shape is checked first; empty payloads are allowed (they decode to no audio).
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+const connected = z.object({ event: z.literal('connected'), protocol: z.string(), version: z.string() });
+
+const start = z.object({
+  event: z.literal('start'),
+  sequenceNumber: counter.optional(),
+  streamSid: z.string().min(1),
+  start: z.object({
+    accountSid: z.string().min(1),
+    streamSid: z.string().min(1),
+    callSid: z.string().min(1),
+    tracks: z.array(z.string()).default(['inbound']),
+    mediaFormat: z.object({ encoding: z.string(), sampleRate: z.number(), channels: z.number() }),
+    customParameters: z.record(z.string(), z.string()).default({}),
+  }),
+});
+
+const media = z.object({
+  event: z.literal('media'),
+  sequenceNumber: counter.optional(),
+  streamSid: z.string().min(1),
+  media: z.object({
+    track: z.string().default('inbound'),
+    chunk: counter.optional(),
+    timestamp: counter,
+    payload: z.string().regex(BASE64, 'media.payload is not base64'),
+  }),
+});
+
+const dtmf = z.object({
+  event: z.literal('dtmf'),
+  sequenceNumber: counter.optional(),
+  streamSid: z.string().min(1),
+  dtmf: z.object({ track: z.string().optional(), digit: z.string().regex(/^[0-9*#A-D]$/, 'dtmf.digit must be one key') }),
+});
+
+const mark = z.object({
+  event: z.literal('mark'),
+  sequenceNumber: counter.optional(),
+  streamSid: z.string().min(1),
+  mark: z.object({ name: z.string() }),
+});
+
+const stop = z.object({
+  event: z.literal('stop'),
+  sequenceNumber: counter.optional(),
+  streamSid: z.string().min(1),
+  stop: z.object({ accountSid: z.string(), callSid: z.string() }).partial().optional(),
+});
+
+const schemas = { connected, start, media, dtmf, mark, stop } as const;
+
+/** A Twilio → server message after validation; media payloads are still base64 (decode with {@link toInboundEvent}). */
+export type TwilioInbound =
+  | z.output<typeof connected>
+  | z.output<typeof start>
+  | z.output<typeof media>
+  | z.output<typeof dtmf>
+  | z.output<typeof mark>
+  | z.output<typeof stop>;
+
+export type TwilioStart = z.output<typeof start>;
+
+/**
+ * Outcome of parsing one text frame:
+ * - `message`: a known event that matched its schema;
+ * - `unknown`: valid JSON with an `event` we do not know (Twilio may add events; callers log and ignore);
+ * - `invalid-json` / `invalid-message`: the frame is broken; `detail` names the problem without echoing content.
+ */
+export type ParseResult =
+  | { kind: 'message'; message: TwilioInbound }
+  | { kind: 'unknown'; event: string }
+  | { kind: 'invalid-json'; detail: string }
+  | { kind: 'invalid-message'; event: string; detail: string };
+
+/** Parses one Twilio → server text frame. Never throws. */
+export function parseTwilioMessage(text: string): ParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { kind: 'invalid-json', detail: 'frame is not JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { kind: 'invalid-json', detail: 'frame is not a JSON object' };
+  const event = (raw as { event?: unknown }).event;
+  if (typeof event !== 'string') return { kind: 'invalid-message', event: '(none)', detail: 'missing "event"' };
+  if (!Object.hasOwn(schemas, event)) return { kind: 'unknown', event: event.slice(0, 40) };
+  const parsed = schemas[event as keyof typeof schemas].safeParse(raw);
+  if (!parsed.success) {
+    // Paths and zod messages only: values (audio, digits, parameters) never reach the log.
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    return { kind: 'invalid-message', event, detail };
+  }
+  return { kind: 'message', message: parsed.data as TwilioInbound };
+}
+
+/** Maps a parsed media/dtmf/mark/stop message to the transport's InboundEvent (decoding audio); else undefined. */
+export function toInboundEvent(msg: TwilioInbound): InboundEvent | undefined {
+  switch (msg.event) {
+    case 'media':
+      return { kind: 'media', audio: decodePayload(msg.media.payload), timestampMs: msg.media.timestamp };
+    case 'dtmf':
+      return { kind: 'dtmf', digit: msg.dtmf.digit };
+    case 'mark':
+      return { kind: 'mark', name: msg.mark.name };
+    case 'stop':
+      return { kind: 'stop' };
+    default:
+      return undefined;
+  }
+}
+
+function decodePayload(b64: string): Mulaw {
+  const buf = Buffer.from(b64, 'base64');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Outbound `media`: μ-law bytes, base64, no file header (Twilio plays them in order, any size). */
+export function mediaMessage(streamSid: string, audio: Mulaw): string {
+  return JSON.stringify({ event: 'media', streamSid, media: { payload: Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64') } });
+}
+
+/** Outbound `mark`: Twilio echoes it once the audio queued before it has played, or at once on `clear`. */
+export function markMessage(streamSid: string, name: string): string {
+  return JSON.stringify({ event: 'mark', streamSid, mark: { name } });
+}
+
+/** Outbound `clear`: Twilio drops its buffered audio and echoes every pending mark. */
+export function clearMessage(streamSid: string): string {
+  return JSON.stringify({ event: 'clear', streamSid });
+}
