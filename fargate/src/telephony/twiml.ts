@@ -1,0 +1,66 @@
+// TwiML the media service answers with or pushes to a live call: <Connect><Stream>, <Dial>, <Pay> (twilio's VoiceResponse).
+import twilio from 'twilio';
+
+const { VoiceResponse } = twilio.twiml;
+
+/**
+ * `<Connect><Stream url>` with one `<Parameter>` per entry. Twilio ignores query strings on the Stream URL, so
+ * everything the stream needs (agent, caller, token) rides as Parameters and arrives in `start.customParameters`.
+ * `<Connect>` makes the stream bidirectional and blocks later TwiML until our side closes the socket.
+ */
+export function connectStreamTwiml(streamUrl: string, parameters: Record<string, string>): string {
+  if (new URL(streamUrl).search) throw new Error('Stream url must not carry a query string (Twilio drops it); use parameters');
+  const r = new VoiceResponse();
+  const stream = r.connect().stream({ url: streamUrl });
+  for (const [name, value] of Object.entries(parameters)) stream.parameter({ name, value });
+  return r.toString();
+}
+
+/** Options for {@link dialTwiml}. */
+export interface DialOptions {
+  /** Said before dialing. @default none */
+  say?: string;
+  /** Caller ID shown to the human (must be a Twilio number of the account). @default Twilio's default */
+  callerId?: string;
+  /** Seconds to ring. @default 20 */
+  timeout?: number;
+}
+
+/** `<Dial><Number>` for handing a live call to a human via `transport.transfer()`. */
+export function dialTwiml(number: string, opts: DialOptions = {}): string {
+  const r = new VoiceResponse();
+  if (opts.say) r.say(opts.say);
+  r.dial({ timeout: opts.timeout ?? 20, ...(opts.callerId ? { callerId: opts.callerId } : {}) }).number(number);
+  return r.toString();
+}
+
+/** Options for {@link payTwiml}. */
+export interface PayOptions {
+  /** Where Twilio POSTs the outcome; it must be https and answer with TwiML (e.g. a fresh stream). */
+  action: string;
+  /** Amount as a decimal string, e.g. "10.00"; absent or "0" tokenizes instead of charging. */
+  chargeAmount?: string;
+  /** @default "usd" */
+  currency?: string;
+  /** @default "Default" */
+  paymentConnector?: string;
+  /** Said before the card prompt. @default none */
+  prompt?: string;
+}
+
+/**
+ * `<Pay>`: Twilio collects the card by DTMF itself, so card digits never pass through STT, the LLM or our logs
+ * (PCI scope stays with Twilio). The stream ends when this replaces the call's TwiML.
+ */
+export function payTwiml(opts: PayOptions): string {
+  const r = new VoiceResponse();
+  const pay = r.pay({
+    input: 'dtmf',
+    action: opts.action,
+    paymentConnector: opts.paymentConnector ?? 'Default',
+    currency: opts.currency ?? 'usd',
+    ...(opts.chargeAmount ? { chargeAmount: opts.chargeAmount } : {}),
+  });
+  if (opts.prompt) pay.prompt({ for: 'payment-card-number' }).say(opts.prompt);
+  return r.toString();
+}
