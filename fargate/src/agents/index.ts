@@ -1,0 +1,43 @@
+// The agent registry: every profile by name, and which called number reaches which agent.
+import type { EndpointingProfileName } from '../turn-detector';
+import { bookingAgent } from './booking';
+import { shipmentAgent } from './shipment';
+import type { AgentProfile, SttModel } from './types';
+
+export type { AgentProfile, SttModel } from './types';
+
+function variant(base: AgentProfile, name: string, endpointing: EndpointingProfileName, stt: SttModel = base.stt): AgentProfile {
+  return { ...base, name, endpointing, stt };
+}
+
+/**
+ * Every profile. The booking variants differ only in how they listen, so a deployment can A/B endpointing per number
+ * (and the local scenarios pin each behaviour): `-quick` answers after 300 ms of silence, `-patient` waits 800 ms,
+ * `-flux` lets Deepgram Flux decide and speculates on EagerEndOfTurn.
+ */
+export const AGENTS: Readonly<Record<string, AgentProfile>> = Object.freeze({
+  booking: bookingAgent,
+  'booking-quick': variant(bookingAgent, 'booking-quick', 'aggressive'),
+  'booking-patient': variant(bookingAgent, 'booking-patient', 'conservative'),
+  'booking-flux': variant(bookingAgent, 'booking-flux', 'balanced', 'flux-general-en'),
+  shipment: shipmentAgent,
+});
+
+/** Called number (E.164, the webhook's `To`) → agent name. Forks edit this map. */
+export const NUMBER_TO_AGENT: Readonly<Record<string, string>> = Object.freeze({
+  '+15550001000': 'booking',
+  '+15550001001': 'booking-quick',
+  '+15550001002': 'booking-patient',
+  '+15550001003': 'booking-flux',
+  '+15550002000': 'shipment',
+});
+
+/** The agent for a called number; unknown numbers get `fallback` (config DEFAULT_AGENT). */
+export function agentForNumber(calledNumber: string, fallback: string): string {
+  return NUMBER_TO_AGENT[calledNumber.trim()] ?? fallback;
+}
+
+/** The profile named `name` (the `agent` <Parameter>); unknown names get `fallback`'s profile, then booking. */
+export function resolveAgent(name: string | undefined, fallback: string): AgentProfile {
+  return AGENTS[name ?? ''] ?? AGENTS[fallback] ?? bookingAgent;
+}

@@ -1,0 +1,139 @@
+// When and how a call leaves the agent: the escalation policy, the transfer/payment tools, their TwiML, and the summary for the human.
+import { z } from 'zod';
+import type { LlmTool } from './providers/types';
+import type { TurnRecord } from './conversation';
+import { dialTwiml, payTwiml } from './telephony/twiml';
+
+/** Why a call went to a person. */
+export type EscalationReason = 'asked-for-human' | 'repeated-failures' | 'low-confidence' | 'tool-requested' | 'provider-failure';
+
+export interface EscalationPolicyOptions {
+  /** Failed turns in a row (tool failure, "didn't catch that", or low STT confidence) before handing off. @default 3 */
+  maxFailedTurns: number;
+  /** A final transcript under this mean word confidence counts as a failed turn. @default 0.45 */
+  minConfidence: number;
+}
+
+/** A caller asking for a person, in the ways people say it on the phone. */
+const ASKS_FOR_HUMAN =
+  /\b(?:(?:speak|talk|chat)\s+(?:to|with)|connect\s+me(?:\s+(?:to|with))?|transfer\s+me(?:\s+to)?|put\s+me\s+through(?:\s+to)?|get\s+me|i\s+(?:want|need)|can\s+i\s+(?:have|get))\s+(?:a\s+|an\s+|the\s+|some\s*one\s*|somebody\s*)?(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|representative|operator|someone|somebody|manager|staff)\b|^\s*(?:human|representative|operator|agent)[\s.!?]*$/i;
+
+/** The agent admitting it did not understand (the LLM's fallback lines). */
+const DID_NOT_UNDERSTAND = /\b(?:sorry|pardon|apologi[sz]e)\b[^.?!]*\b(?:say\s+that\s+again|repeat|didn'?t\s+(?:catch|understand|get)|not\s+sure\s+what\s+you|understand)\b|\bcould\s+you\s+(?:say|repeat)\s+that\b/i;
+
+/** True when the caller is asking for a person ("can I talk to a human", "representative"). */
+export function asksForHuman(text: string): boolean {
+  return ASKS_FOR_HUMAN.test(text);
+}
+
+/** True when the agent's words say it did not understand the caller. */
+export function didNotUnderstand(agentText: string): boolean {
+  return DID_NOT_UNDERSTAND.test(agentText);
+}
+
+/** What happened in one completed turn, as the policy sees it. */
+export interface TurnOutcome {
+  /** Mean STT confidence of the caller's words. */
+  confidence: number;
+  /** Some tool call of the reply failed (its result had ok: false). */
+  toolFailed: boolean;
+  /** What the agent said. */
+  agentText: string;
+}
+
+/**
+ * The escalation policy of one call (pure; no I/O). {@link EscalationPolicy.beforeReply} checks the caller's words
+ * (a request for a person skips the LLM); {@link EscalationPolicy.afterReply} counts failed turns in a row.
+ */
+export class EscalationPolicy {
+  private readonly o: EscalationPolicyOptions;
+  private failedInRow = 0;
+  private lowConfidenceInRow = 0;
+
+  constructor(options: Partial<EscalationPolicyOptions> = {}) {
+    this.o = { maxFailedTurns: 3, minConfidence: 0.45, ...options };
+  }
+
+  /** Called with the caller's final transcript; returns a reason to hand off now, before any LLM call. */
+  beforeReply(text: string): EscalationReason | undefined {
+    return asksForHuman(text) ? 'asked-for-human' : undefined;
+  }
+
+  /** Called after the agent answered; returns a reason when the call keeps failing. */
+  afterReply(outcome: TurnOutcome): EscalationReason | undefined {
+    const low = outcome.confidence < this.o.minConfidence;
+    const failed = low || outcome.toolFailed || didNotUnderstand(outcome.agentText);
+    this.failedInRow = failed ? this.failedInRow + 1 : 0;
+    this.lowConfidenceInRow = low ? this.lowConfidenceInRow + 1 : 0;
+    if (this.failedInRow < this.o.maxFailedTurns) return undefined;
+    return this.lowConfidenceInRow >= this.o.maxFailedTurns ? 'low-confidence' : 'repeated-failures';
+  }
+}
+
+/** Tool the LLM calls to hand the caller to a person. Handled by the pipeline itself, never by the tools API. */
+export const TRANSFER_TOOL = 'transfer_to_human';
+/** Tool the LLM calls to take a card payment; the pipeline hands the call to Twilio <Pay>. */
+export const PAYMENT_TOOL = 'take_payment';
+
+const transferArgs = z.object({ reason: z.string().max(200).describe('Why the caller needs a person, in a few words.') });
+const paymentArgs = z.object({
+  amount: z.string().regex(/^\d{1,6}(\.\d{2})?$/).describe('Amount to charge in US dollars, e.g. "25.00".'),
+  description: z.string().max(100).optional().describe('What the payment is for.'),
+});
+
+function toParameters(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
+  return rest;
+}
+
+/** The pipeline-owned tools, as the LLM sees them. */
+export const PIPELINE_TOOLS: Readonly<Record<string, LlmTool>> = {
+  [TRANSFER_TOOL]: {
+    name: TRANSFER_TOOL,
+    description: 'Transfer the caller to a human member of staff. Use when the caller asks for a person or you cannot help.',
+    parameters: toParameters(transferArgs),
+  },
+  [PAYMENT_TOOL]: {
+    name: PAYMENT_TOOL,
+    description: 'Take a card payment securely. The caller types the card on the keypad; you never hear the digits.',
+    parameters: toParameters(paymentArgs),
+  },
+};
+
+/** Parses `take_payment` arguments; undefined when the model sent something unusable. */
+export function parsePaymentArgs(json: string): { amount: string; description?: string } | undefined {
+  try {
+    const r = paymentArgs.safeParse(JSON.parse(json));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `<Dial>` TwiML that hands the live call to `transferNumber` (protocols.md §1.7). */
+export function transferTwiml(transferNumber: string): string {
+  return dialTwiml(transferNumber, { timeout: 20 });
+}
+
+/**
+ * `<Pay>` TwiML (protocols.md §1.8) with its action on our public URL. Twilio collects the card by DTMF, so the
+ * digits never reach STT, the LLM, the logs or the transcript.
+ */
+export function paymentTwiml(publicUrl: string, amount: string): string {
+  const action = new URL('/pay-result', publicUrl).toString();
+  return payTwiml({ action, chargeAmount: amount, prompt: 'Please enter your card number on the keypad, then press pound.' });
+}
+
+/**
+ * A short summary for the person taking over: why, what the caller asked, what the agent did. Built from the
+ * (already redacted) transcript, no LLM call, so it is ready the moment the transfer starts.
+ */
+export function summarizeForHandoff(reason: EscalationReason, turns: TurnRecord[], toolsCalled: string[]): string {
+  const said = turns.filter((t) => t.role === 'user').slice(-3).map((t) => t.text);
+  const last = turns.filter((t) => t.role === 'assistant').slice(-1)[0]?.text;
+  const parts = [`Escalated: ${reason}.`];
+  if (said.length) parts.push(`Caller said: ${said.map((s) => `"${s}"`).join(' / ')}.`);
+  if (toolsCalled.length) parts.push(`Tools used: ${[...new Set(toolsCalled)].join(', ')}.`);
+  if (last) parts.push(`Agent last said: "${last}".`);
+  return parts.join(' ').slice(0, 1000);
+}

@@ -1,0 +1,140 @@
+// Turn detector: tables of (input, now, agent audible) → expected change, for Nova-3, Flux and barge-in.
+import { describe, expect, it } from 'vitest';
+import type { SttEvent, Tick, TurnChange } from '../../fargate/src/providers/types';
+import { ENDPOINTING_PROFILES, EndpointingTurnDetector, isBackchannel } from '../../fargate/src/turn-detector';
+
+type Step = [input: SttEvent | Tick, now: number, audible: boolean, expected: TurnChange | undefined | 'ignore'];
+
+const w = (word: string, start: number, end: number) => ({ word, start, end, confidence: 0.9 });
+const final = (text: string, speechFinal = false, end = 1): SttEvent => ({
+  kind: 'transcript', text, words: text.split(' ').map((x, i) => w(x, end - 0.1 * (text.split(' ').length - i), end - 0.1 * (text.split(' ').length - i - 1))),
+  confidence: 0.9, isFinal: true, speechFinal,
+});
+const interim = (text: string): SttEvent => ({ kind: 'transcript', text, words: [], confidence: 0.8, isFinal: false, speechFinal: false });
+const tick: Tick = { kind: 'tick' };
+
+function run(steps: Step[], bargeIn?: { minWords?: number; minSpeechMs?: number }) {
+  const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.balanced, bargeIn });
+  steps.forEach(([input, now, audible, expected], i) => {
+    const got = d.update(input, now, audible);
+    if (expected !== 'ignore') expect({ step: i, got }).toEqual({ step: i, got: expected });
+  });
+}
+
+describe('turn detector (Nova-3)', () => {
+  it('ends the turn on speech_final, joining the is_final segments before it', () => {
+    run([
+      [{ kind: 'speech-started', at: 0.2 }, 0, false, undefined],
+      [final('I would like'), 400, false, undefined],
+      [final('a haircut', true, 1.2), 900, false, { kind: 'user-finished', text: 'I would like a haircut', confidence: 0.9, lastWordEnd: 1.2 }],
+      // UtteranceEnd after a speech_final is ignored (Deepgram: "may be followed by an UtteranceEnd which can be ignored").
+      [{ kind: 'utterance-end', lastWordEnd: 1.2 }, 1900, false, undefined],
+    ]);
+  });
+
+  it('ends the turn on UtteranceEnd when no speech_final came', () => {
+    run([
+      [final('tomorrow morning', false, 2.1), 100, false, undefined],
+      [{ kind: 'utterance-end', lastWordEnd: 2.1 }, 1200, false, { kind: 'user-finished', text: 'tomorrow morning', confidence: 0.9, lastWordEnd: 2.1 }],
+    ]);
+  });
+
+  it('counts the text of a speech_final result that is not is_final', () => {
+    run([
+      [{ kind: 'transcript', text: 'yes please', words: [w('yes', 0.1, 0.3), w('please', 0.3, 0.6)], confidence: 0.8, isFinal: false, speechFinal: true }, 100, false,
+        { kind: 'user-finished', text: 'yes please', confidence: 0.8, lastWordEnd: 0.6 }],
+    ]);
+  });
+
+  it('ignores interim-only speech that never finalizes, and empty finals', () => {
+    run([
+      [interim('uh'), 0, false, undefined],
+      [final('', true), 500, false, undefined],
+      [{ kind: 'utterance-end', lastWordEnd: 0 }, 1500, false, undefined],
+    ]);
+  });
+
+  it('ends a turn whose UtteranceEnd was lost once the silence passes maxSilenceMs', () => {
+    run([
+      [final('ten works'), 0, false, undefined],
+      [tick, 1000, false, undefined],
+      [tick, 2000, false, { kind: 'user-finished', text: 'ten works', confidence: 0.9, lastWordEnd: 1 }],
+    ]);
+  });
+});
+
+describe('turn detector barge-in', () => {
+  it('fires user-started once when the agent is audible and the caller said two words', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [interim('wait no'), 1050, true, { kind: 'user-started' }],
+      [interim('wait no I'), 1100, true, undefined],
+    ]);
+  });
+
+  it('fires user-started on a tick once the caller has spoken minSpeechMs, before any transcript', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [tick, 1050, true, undefined],
+      [tick, 1120, true, { kind: 'user-started' }],
+    ]);
+  });
+
+  it('never fires while the agent is silent', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, false, undefined],
+      [interim('hello there friend'), 1200, false, undefined],
+      [tick, 1500, false, undefined],
+    ]);
+  });
+
+  it('does not stop the agent for a backchannel, and drops the backchannel turn', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [interim('mm-hm'), 1050, true, undefined],
+      [tick, 1300, true, undefined],
+      [final('Mm-hm.', true), 1600, true, undefined],
+      [tick, 1700, true, undefined],
+    ]);
+  });
+
+  it('treats a backchannel as a real answer when the agent is silent', () => {
+    run([[final('Okay.', true, 0.5), 100, false, { kind: 'user-finished', text: 'Okay.', confidence: 0.9, lastWordEnd: 0.5 }]]);
+  });
+
+  it('barges in when the caller goes on after a backchannel word', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [interim('okay'), 1050, true, undefined],
+      [interim('okay but actually'), 1200, true, { kind: 'user-started' }],
+    ]);
+  });
+});
+
+describe('turn detector (Flux)', () => {
+  const words = [w('book', 0.2, 0.4), w('it', 0.4, 0.6)];
+  it('speculates on EagerEndOfTurn and confirms on EndOfTurn', () => {
+    run([
+      [{ kind: 'speech-started', at: 0.1 }, 0, false, undefined],
+      [{ kind: 'eager-end-of-turn', text: 'book it', words, confidence: 0.6 }, 700, false, { kind: 'speculate', text: 'book it', confidence: 0.6, lastWordEnd: 0.6 }],
+      [{ kind: 'end-of-turn', text: 'book it', words, confidence: 0.9 }, 900, false, { kind: 'user-finished', text: 'book it', confidence: 0.9, lastWordEnd: 0.6 }],
+    ]);
+  });
+
+  it('cancels the speculation on TurnResumed, then finishes the longer turn', () => {
+    run([
+      [{ kind: 'eager-end-of-turn', text: 'book it', words, confidence: 0.6 }, 700, false, 'ignore'],
+      [{ kind: 'turn-resumed' }, 800, false, { kind: 'speculation-cancelled' }],
+      [{ kind: 'turn-resumed' }, 850, false, undefined],
+      [{ kind: 'end-of-turn', text: 'book it for ten', words: [...words, w('ten', 0.9, 1.1)], confidence: 0.9 }, 1600, false,
+        { kind: 'user-finished', text: 'book it for ten', confidence: 0.9, lastWordEnd: 1.1 }],
+    ]);
+  });
+});
+
+describe('isBackchannel', () => {
+  it.each([
+    ['mm-hm', true], ['Mm-hmm.', true], ['uh-huh', true], ['okay', true], ['yeah, right', true], ['I see', true], ['got it', true],
+    ['yes', false], ['no', false], ['I', false], ['wait', false], ['okay book it', false], ['', false], ['yeah yeah yeah yeah', false],
+  ])('%j → %s', (text, expected) => expect(isBackchannel(text)).toBe(expected));
+});
