@@ -1,0 +1,46 @@
+// The media service's entry point, wiring only: config → call runtime → server.listen → SIGTERM/SIGINT drain → exit.
+import { createCallHandler } from './call';
+import { ConfigError, loadConfig, type Config } from './config';
+import { logger } from './observability/logger';
+import { createMediaServer } from './server';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  // The message names each bad variable, never its value.
+  console.error(err.message);
+  process.exit(1);
+}
+
+// One call's bug must not end every other call on the task: log it and keep serving.
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+
+const runtime = await createCallHandler(config, logger);
+const media = createMediaServer({ config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor });
+const port = await media.listen(config.PORT);
+logger.info({ port, stage: config.STAGE, maxCalls: config.MAX_CALLS }, 'media service listening');
+
+let stopping = false;
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) {
+    // A second signal (Ctrl-C twice) means "now": skip the rest of the drain.
+    logger.warn({ signal }, 'second signal: exiting without waiting for calls');
+    process.exit(1);
+  }
+  stopping = true;
+  logger.info({ signal, activeCalls: media.activeCalls(), drainSeconds: config.DRAIN_SECONDS }, 'shutting down');
+  try {
+    // ECS sends SIGTERM, then SIGKILL after the task's stopTimeout (max 120 s); DRAIN_SECONDS stays below it.
+    await media.drain(config.DRAIN_SECONDS * 1000);
+    await media.close();
+    await runtime.close();
+  } catch (err) {
+    logger.error({ err }, 'error while shutting down');
+  }
+  logger.info('media service stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', (s) => void shutdown(s));
+process.on('SIGINT', (s) => void shutdown(s));
