@@ -1,0 +1,309 @@
+// Groq / OpenAI-compatible chat-completions emulator: SSE and JSON replies scripted by scenario rules, paced by TTFT and tokens/s knobs.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  closeServer,
+  createRng,
+  listenLoopback,
+  readBody,
+  sampleLatency,
+  sendJson,
+  sleep,
+  takeHttpFault,
+  type EmulatorHandle,
+  type FaultKnobs,
+  type Latency,
+} from './knobs';
+import { argumentsJson, matchRule, replyToolCalls, type ChatMessageLike, type LlmReply, type LlmRule } from './rules';
+
+/** A scripted failure for upcoming requests: an HTTP error (429 with retry-after, 5xx) or an error event mid-stream. */
+export type LlmFault =
+  | { status: number; retryAfter?: number; count?: number }
+  | { midStream: true; /** Chunks sent before the error. @default 1 */ afterChunks?: number; count?: number };
+
+/** Latency and fault knobs of the LLM emulator. */
+export interface LlmKnobs extends FaultKnobs {
+  /** @default 1 */
+  seed?: number;
+  /** Time to first token (request received → first content/tool-call chunk). @default 200 */
+  ttftMs?: Latency;
+  /** Streaming speed after the first token. @default 500 (gpt-oss-120b on Groq) */
+  tokensPerSecond?: number;
+  /** Fails the next `count` (default 1) requests. */
+  failNext?: LlmFault;
+  /** Reply when no rule matches. @default { text: "Sorry, could you say that again?" } */
+  fallbackReply?: LlmReply;
+}
+
+/** One request as received (for tests asserting which tools were offered, which model was used...). */
+export interface LlmRequestRecord {
+  /** `groq` for /openai/v1/chat/completions, `openai` for /v1/chat/completions. */
+  flavor: 'groq' | 'openai';
+  path: string;
+  /** The parsed JSON body (model, messages, tools, stream, ...). */
+  body: Record<string, any>;
+  at: number;
+}
+
+/** Options of startLlmEmulator. */
+export interface LlmEmulatorOptions {
+  /** @default 0 (ephemeral) */
+  port?: number;
+  rules?: LlmRule[];
+  knobs?: LlmKnobs;
+}
+
+/** The running LLM emulator. */
+export interface LlmEmulator extends EmulatorHandle {
+  setRules(rules: LlmRule[]): void;
+  setKnobs(knobs: Partial<LlmKnobs>): void;
+  /** Every accepted chat-completions request, oldest first (faulted ones included). */
+  readonly requests: LlmRequestRecord[];
+}
+
+const PATHS: Record<string, LlmRequestRecord['flavor']> = {
+  '/openai/v1/chat/completions': 'groq',
+  '/v1/chat/completions': 'openai',
+};
+
+/** Groq sends these on every response (console.groq.com/docs/rate-limits). */
+const RATE_HEADERS = {
+  'x-ratelimit-limit-requests': '14400',
+  'x-ratelimit-limit-tokens': '250000',
+  'x-ratelimit-remaining-requests': '14399',
+  'x-ratelimit-remaining-tokens': '249000',
+  'x-ratelimit-reset-requests': '6s',
+  'x-ratelimit-reset-tokens': '240ms',
+};
+
+function errorBody(message: string, type: string, code?: string): object {
+  return { error: { message, type, ...(code ? { code } : {}) } };
+}
+
+/** Token-ish pieces: words with their leading space, long words cut every 4 characters (roughly one BPE token each). */
+export function tokenize(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.match(/\s*\S+|\s+$/g) ?? []) {
+    const lead = m.length - m.trimStart().length;
+    for (let i = 0, n = lead + 4; i < m.length; i += n, n = 4) out.push(m.slice(i, i + n));
+  }
+  return out;
+}
+
+/** Argument JSON cut into small fragments, like Groq streams them ("{\"", "va", "lue", ...). */
+function fragments(json: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < json.length; i += 6) out.push(json.slice(i, i + 6));
+  return out.length ? out : [''];
+}
+
+/** Prompt tokens estimated as characters / 4 over the messages and tool schemas. */
+function estimatePromptTokens(body: Record<string, any>): number {
+  const text = JSON.stringify(body.messages ?? []) + JSON.stringify(body.tools ?? []);
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+interface Planned {
+  /** Deltas in order; each counts as one token for pacing. */
+  deltas: Record<string, unknown>[];
+  finishReason: 'stop' | 'tool_calls' | 'length';
+  /** The complete assistant message, for non-streaming replies. */
+  message: Record<string, unknown>;
+}
+
+/** Turns a scripted reply into the delta sequence of a streamed completion (and the equivalent full message). */
+function plan(reply: LlmReply, maxTokens: number | undefined): Planned {
+  const deltas: Record<string, unknown>[] = [];
+  let pieces = reply.text !== undefined ? tokenize(reply.text) : [];
+  let finishReason: Planned['finishReason'] = 'stop';
+  const calls = replyToolCalls(reply);
+  if (maxTokens !== undefined && pieces.length > maxTokens && !calls.length) {
+    pieces = pieces.slice(0, maxTokens);
+    finishReason = 'length';
+  }
+  pieces.forEach((p, i) => deltas.push(i === 0 ? { role: 'assistant', content: p } : { content: p }));
+  const toolCalls = calls.map((c) => ({
+    id: c.id ?? `call_${randomBytes(12).toString('hex')}`,
+    type: 'function' as const,
+    function: { name: c.name, arguments: argumentsJson(c.arguments) },
+  }));
+  toolCalls.forEach((tc, index) => {
+    fragments(tc.function.arguments).forEach((frag, i) => {
+      const call =
+        i === 0
+          ? { index, id: tc.id, type: 'function', function: { name: tc.function.name, arguments: frag } }
+          : { index, function: { arguments: frag } };
+      // The first tool-call delta carries id, type, name and the first argument fragment (Groq stream fixture).
+      deltas.push(deltas.length === 0 ? { role: 'assistant', content: null, tool_calls: [call] } : { tool_calls: [call] });
+    });
+  });
+  if (toolCalls.length) finishReason = 'tool_calls';
+  if (!deltas.length) deltas.push({ role: 'assistant', content: '' });
+  const content = pieces.join('');
+  return {
+    deltas,
+    finishReason,
+    message: { role: 'assistant', content: toolCalls.length && !content ? null : content, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+  };
+}
+
+/**
+ * Starts the chat-completions emulator. groq-sdk: `baseURL: url` (it appends /openai/v1/chat/completions);
+ * openai: `baseURL: url + "/v1"`.
+ */
+export async function startLlmEmulator(opts: LlmEmulatorOptions = {}): Promise<LlmEmulator> {
+  let rules = [...(opts.rules ?? [])];
+  let knobs: LlmKnobs = { ...opts.knobs };
+  let rng = createRng(knobs.seed ?? 1);
+  const requests: LlmRequestRecord[] = [];
+
+  const takeFault = (): LlmFault | undefined => {
+    const f = knobs.failNext;
+    if (!f) return undefined;
+    const left = (f.count ?? 1) - 1;
+    knobs = { ...knobs, failNext: left > 0 ? { ...f, count: left } : undefined };
+    return f;
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const flavor = PATHS[url.pathname];
+    if (!flavor) return sendJson(res, 404, errorBody(`Unknown request URL: ${req.method} ${url.pathname}. Please check the URL for typos.`, 'invalid_request_error', 'unknown_url'));
+    if (req.method !== 'POST') return sendJson(res, 405, errorBody('Method not allowed; use POST', 'invalid_request_error'));
+    const delay = sampleLatency(knobs.acceptDelayMs, rng);
+    if (delay > 0) await sleep(delay);
+    if (!/^Bearer\s+\S+/i.test(req.headers.authorization ?? '')) {
+      return sendJson(res, 401, errorBody('Invalid API Key', 'invalid_request_error', 'invalid_api_key'));
+    }
+    let body: Record<string, any>;
+    try {
+      body = JSON.parse(await readBody(req));
+    } catch (err) {
+      return sendJson(res, 400, errorBody(`could not parse the request body as JSON: ${(err as Error).message}`, 'invalid_request_error'));
+    }
+    if (!body || typeof body !== 'object' || typeof body.model !== 'string' || !Array.isArray(body.messages) || !body.messages.length) {
+      return sendJson(res, 400, errorBody("'model' (string) and 'messages' (non-empty array) are required", 'invalid_request_error'));
+    }
+    requests.push({ flavor, path: url.pathname, body, at: Date.now() });
+
+    const httpFault = takeHttpFault(knobs);
+    const fault = httpFault ?? takeFault();
+    if (fault && 'status' in fault) {
+      const headers: Record<string, string> = { ...RATE_HEADERS };
+      if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
+      const message =
+        fault.status === 429
+          ? `Rate limit reached for model \`${body.model}\` in organization \`org_emulator\` service tier \`on_demand\` on requests per minute (RPM): Limit 30, Used 30, Requested 1. Please try again in ${fault.retryAfter ?? 2}s. Visit https://console.groq.com/docs/rate-limits for more information.`
+          : `emulated upstream failure (HTTP ${fault.status})`;
+      const type = fault.status === 429 ? 'requests' : fault.status >= 500 ? 'internal_server_error' : 'invalid_request_error';
+      return sendJson(res, fault.status, errorBody(message, type, fault.status === 429 ? 'rate_limit_exceeded' : undefined), headers);
+    }
+
+    let reply: LlmReply;
+    try {
+      reply = matchRule(rules, body.messages as ChatMessageLike[]) ?? knobs.fallbackReply ?? { text: 'Sorry, could you say that again?' };
+    } catch (err) {
+      return sendJson(res, 500, errorBody(`scenario rule error: ${(err as Error).message}`, 'internal_server_error'));
+    }
+    const planned = plan(reply, typeof body.max_tokens === 'number' ? body.max_tokens : typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : undefined);
+    const ttft = sampleLatency(knobs.ttftMs ?? 200, rng);
+    const perToken = 1000 / Math.max(1, knobs.tokensPerSecond ?? 500);
+    const id = `chatcmpl-${randomUUID()}`;
+    const groqId = `req_${randomBytes(13).toString('hex')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const promptTokens = estimatePromptTokens(body);
+    const completionTokens = planned.deltas.length;
+    const usage = {
+      queue_time: 0.012,
+      prompt_tokens: promptTokens,
+      prompt_time: round6(promptTokens / 20000),
+      completion_tokens: completionTokens,
+      completion_time: round6((completionTokens * perToken) / 1000),
+      total_tokens: promptTokens + completionTokens,
+      total_time: round6((ttft + completionTokens * perToken) / 1000),
+    };
+    let aborted = false;
+    res.on('close', () => (aborted = true));
+    if (knobs.dropAfterMs !== undefined) {
+      const t = setTimeout(() => req.socket.destroy(), knobs.dropAfterMs);
+      res.on('close', () => clearTimeout(t));
+    }
+
+    if (!body.stream) {
+      await sleep(ttft + completionTokens * perToken);
+      if (aborted) return;
+      return sendJson(
+        res,
+        200,
+        {
+          id,
+          object: 'chat.completion',
+          created,
+          model: body.model,
+          choices: [{ index: 0, message: planned.message, logprobs: null, finish_reason: planned.finishReason }],
+          usage,
+          system_fingerprint: 'fp_emulator',
+          ...(flavor === 'groq' ? { x_groq: { id: groqId }, service_tier: 'on_demand' } : {}),
+        },
+        { ...RATE_HEADERS, 'x-request-id': groqId },
+      );
+    }
+
+    const includeUsage = flavor === 'openai' && body.stream_options?.include_usage === true;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...RATE_HEADERS, 'x-request-id': groqId });
+    const chunk = (choice: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      `data: ${JSON.stringify({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: body.model,
+        system_fingerprint: 'fp_emulator',
+        choices: [{ index: 0, ...choice }],
+        ...(includeUsage ? { usage: null } : {}),
+        ...extra,
+      })}\n\n`;
+    const midStream = fault && 'midStream' in fault ? (fault.afterChunks ?? 1) : undefined;
+    await sleep(ttft);
+    for (let i = 0; i < planned.deltas.length; i++) {
+      if (aborted) return;
+      if (midStream !== undefined && i >= midStream) {
+        // groq-sdk/openai turn an SSE event whose JSON has `error` into an APIError.
+        res.end(`data: ${JSON.stringify(errorBody('emulated mid-stream failure', 'internal_server_error'))}\n\n`);
+        return;
+      }
+      res.write(chunk({ delta: planned.deltas[i], logprobs: null, finish_reason: null }, i === 0 && flavor === 'groq' ? { x_groq: { id: groqId } } : {}));
+      if (i < planned.deltas.length - 1) await sleep(perToken);
+    }
+    if (aborted) return;
+    res.write(chunk({ delta: {}, logprobs: null, finish_reason: planned.finishReason }, flavor === 'groq' ? { x_groq: { id: groqId, usage, seed: 1 } } : {}));
+    if (includeUsage) {
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, system_fingerprint: 'fp_emulator', choices: [], usage })}\n\n`);
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      if (!res.headersSent) sendJson(res, 500, errorBody(`emulator error: ${err.message}`, 'internal_server_error'));
+      else res.destroy();
+    });
+  });
+  const port = await listenLoopback(server, opts.port ?? 0);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    setRules(r) {
+      rules = [...r];
+    },
+    setKnobs(k) {
+      knobs = { ...knobs, ...k };
+      if (k.seed !== undefined) rng = createRng(k.seed);
+    },
+    close: () => closeServer(server),
+  };
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
