@@ -9,7 +9,7 @@ export const envSchema = z.object({
   STAGE: z.string().min(1).default('local'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** The public base URL Twilio calls (https://voice.example.com); signatures are checked against it. */
-  PUBLIC_URL: url,
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'PUBLIC_URL must be an http(s) URL' }),
   /** Calls one task carries before /ready answers 503 and upgrades are refused. */
   MAX_CALLS: z.coerce.number().int().positive().default(50),
   /** Longest time SIGTERM waits for active calls before exiting. */
@@ -83,7 +83,9 @@ export class ConfigError extends Error {}
 
 /** Validates `env` and returns a frozen Config; throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // A blank variable (`PORT=` in an .env file) means "unset": z.coerce.number('') is 0, which would silently
+  // bind a random port or skip the SIGTERM drain instead of taking the default or failing.
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new ConfigError(`invalid media-service environment:\n  ${lines.join('\n  ')}`);
