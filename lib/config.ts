@@ -1,0 +1,258 @@
+// Per-stage deployment values (dev, staging, prod) and the provider price table: the only place values live.
+// No aws-cdk-lib import here: the media service imports `PriceTable` and `DEFAULT_PRICES` from this file.
+
+/** USD price of one LLM model, per million tokens. */
+export interface LlmPrice {
+  readonly inputPerMTok: number;
+  readonly outputPerMTok: number;
+}
+
+/**
+ * List prices the cost meter multiplies usage by (USD). Sources: shared numbers.md §2.1 (US / us-east-1 list or
+ * pay-as-you-go prices). Prices change often: confirm on each provider's page before budgeting.
+ */
+export interface PriceTable {
+  /** Date the prices were last checked (ISO yyyy-mm-dd). */
+  readonly pricesAsOf: string;
+  readonly twilio: {
+    /** Inbound call to a US local number, per minute; Twilio rounds every call up to whole minutes. */
+    readonly inboundPerMin: number;
+    /** Media Streams, per minute; also rounded up to whole minutes. */
+    readonly mediaStreamsPerMin: number;
+  };
+  readonly deepgram: {
+    /** Nova-3 streaming, monolingual, PAYG, per minute (billed per second). */
+    readonly nova3PerMin: number;
+    /** Flux streaming (English), PAYG, per minute. */
+    readonly fluxPerMin: number;
+  };
+  /** Per model id as sent to the provider (e.g. `openai/gpt-oss-20b`). */
+  readonly llm: Readonly<Record<string, LlmPrice>>;
+  readonly elevenlabs: {
+    /** Flash/Turbo models, per 1,000 characters. */
+    readonly per1kChars: number;
+  };
+  readonly fargate: {
+    /** Linux/ARM, per vCPU-hour. */
+    readonly vcpuHour: number;
+    /** Linux/ARM, per GB-hour. */
+    readonly gbHour: number;
+  };
+  readonly lambda: {
+    /** Per request (USD per single request, i.e. $0.20 per 1M). */
+    readonly perRequest: number;
+    /** arm64, per GB-second. */
+    readonly perGbSecond: number;
+  };
+}
+
+/** Prices from numbers.md §2.1, checked 2026-11-24. */
+export const DEFAULT_PRICES: PriceTable = {
+  pricesAsOf: '2026-11-24',
+  twilio: { inboundPerMin: 0.0085, mediaStreamsPerMin: 0.0044 },
+  deepgram: { nova3PerMin: 0.0077, fluxPerMin: 0.0065 },
+  llm: {
+    'openai/gpt-oss-20b': { inputPerMTok: 0.075, outputPerMTok: 0.3 },
+    'openai/gpt-oss-120b': { inputPerMTok: 0.15, outputPerMTok: 0.6 },
+  },
+  // $0.04 (2026-10 repo note) to $0.06 (Business tier) per 1K are all quoted; the middle, June-2026 figure is used.
+  elevenlabs: { per1kChars: 0.05 },
+  fargate: { vcpuHour: 0.03238, gbHour: 0.00356 },
+  lambda: { perRequest: 0.2 / 1_000_000, perGbSecond: 0.0000133334 },
+};
+
+/** Task counts and sizes of the Fargate media service. */
+export interface MediaServiceSizing {
+  /** Tasks kept running at all times (also the floor of autoscaling). */
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  /** 1024 = 1 vCPU. */
+  readonly cpu: 256 | 512 | 1024 | 2048 | 4096;
+  readonly memoryMiB: number;
+  /**
+   * Calls one task carries (MAX_CALLS): beyond it /ready answers 503. Planning figure 50 calls per vCPU
+   * (numbers.md §3.4); load-test before raising it.
+   */
+  readonly callsPerTask: number;
+  /** Autoscaling keeps the average ActiveCalls per task at this share of callsPerTask. */
+  readonly targetUtilization: number;
+  /**
+   * ALB deregistration delay: how long a task being replaced keeps serving its open calls before SIGTERM.
+   * Set it to at least the p99 call length (numbers.md §3.5; ALB allows 0–3600 s).
+   */
+  readonly drainSeconds: number;
+}
+
+/** Alarm thresholds. */
+export interface AlarmThresholds {
+  /** p95 VoiceToVoice (ms) above which the latency alarm fires. */
+  readonly p95VoiceToVoiceMs: number;
+  /** p95 ToolLatency per tool (ms). */
+  readonly p95ToolMs: number;
+  /** Average CostPerCall (USD) over the alarm period. */
+  readonly avgCostPerCallUsd: number;
+  /** ProviderErrors per 5 minutes (sum over providers). */
+  readonly providerErrorsPer5Min: number;
+}
+
+/** Everything that differs between deployments of the stack. */
+export interface StageConfig {
+  readonly name: string;
+  /** AWS account id; '111111111111' is a synth-only placeholder — set your own before `cdk deploy`. */
+  readonly account: string;
+  /**
+   * AWS region, chosen for co-location with the providers every turn depends on:
+   *
+   * - Twilio: the default processing region US1 is in the eastern US (Twilio's default edge is `ashburn`,
+   *   Virginia); Media Streams opens its WebSocket from there, so an ALB in us-east-1 is one metro away.
+   *   Other Twilio regions (IE1 Dublin, AU1 Sydney) exist and change the answer for non-US numbers.
+   * - Deepgram: the default `api.deepgram.com` serves from the US; `api.eu.deepgram.com` (GA 2025-12-03)
+   *   keeps processing in the EU and never falls back outside it
+   *   (https://developers.deepgram.com/reference/regional-endpoints).
+   * - Groq: data centres in the US, Canada, Europe (Helsinki since July 2025, with Equinix) and the Middle East
+   *   (https://rcrtech.com/ai-infrastructure-news/groqai-data-center); `api.groq.com` is the public endpoint.
+   * - ElevenLabs: `api.elevenlabs.io` serves from the US; EU data residency is a separate environment
+   *   `api.eu.residency.elevenlabs.io` with its own keys (`_residency_eu` suffix).
+   *
+   * So us-east-1 puts the media service within a few milliseconds of Twilio US1 and of the US endpoints of all
+   * three AI providers; every cross-continent hop would add roughly 70–100 ms round trip to each of the
+   * ~4 sequential network legs of a turn. For EU callers with residency needs choose eu-west-1 / eu-central-1
+   * together with Twilio IE1 and the three providers' EU endpoints (DEEPGRAM_URL, ELEVENLABS_URL overrides).
+   */
+  readonly region: string;
+  /** Two AZs of `region`, explicit so `cdk synth` needs no AWS lookup (and no credentials). */
+  readonly availabilityZones: readonly [string, string];
+  /** NAT gateways: 1 saves ~$33/month in dev; 2 keeps egress up when one AZ fails. */
+  readonly natGateways: 1 | 2;
+  /** Public host name Twilio reaches (e.g. voice.example.com); needed with a certificate. */
+  readonly domainName?: string;
+  /**
+   * ACM certificate for `domainName`, in `region`. Without it the ALB listens on plain HTTP only — fine for the
+   * simulated caller, but Twilio requires a `wss://` Media Streams URL, so real calls need a certificate.
+   */
+  readonly certificateArn?: string;
+  readonly media: MediaServiceSizing;
+  /**
+   * Provisioned concurrency of each Lambda's `live` alias: `default` for every tool and the Vapi handler,
+   * `overrides` by tool name (snake_case, as routed) or `vapi`. 0 = none (cold starts of ~120–400 ms,
+   * numbers.md §4, are acceptable in dev).
+   */
+  readonly provisionedConcurrency: { readonly default: number; readonly overrides: Readonly<Record<string, number>> };
+  /** Days a transcript lives before DynamoDB TTL deletes it. */
+  readonly transcriptRetentionDays: number;
+  readonly alarms: AlarmThresholds;
+  /** Where alarm notifications go; no subscription when absent. */
+  readonly alarmEmail?: string;
+  readonly llm: { readonly modelSmall: string; readonly modelLarge: string };
+  /** E.164 number a call transfers to when it escalates to a human. */
+  readonly transferNumber: string;
+  /** A call whose running cost passes this moves to the small model and wraps up (USD). */
+  readonly costCapUsd: number;
+  readonly prices: PriceTable;
+  /** ElastiCache node type of the two-node Redis replication group. */
+  readonly redisNodeType: string;
+  /** Daily Redis snapshots kept (0 disables; the cache is rebuildable, memory is not). */
+  readonly redisSnapshotRetentionDays: number;
+  /** Days CloudWatch keeps the stack's log groups. */
+  readonly logRetentionDays: number;
+  /** true: termination protection on DataStack, RETAIN on stateful resources, deletion protection on tables. */
+  readonly protectData: boolean;
+}
+
+/** Groq's current models (numbers.md §0: the Llama models were decommissioned for self-serve 2026-08-16). */
+const GROQ_MODELS = { modelSmall: 'openai/gpt-oss-20b', modelLarge: 'openai/gpt-oss-120b' } as const;
+
+/** The deployable stages, selected with `cdk synth -c stage=NAME`. */
+export const stages = {
+  dev: {
+    name: 'dev',
+    account: '111111111111',
+    region: 'us-east-1',
+    availabilityZones: ['us-east-1a', 'us-east-1b'],
+    natGateways: 1,
+    media: { minTasks: 1, maxTasks: 2, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, drainSeconds: 120 },
+    provisionedConcurrency: { default: 0, overrides: {} },
+    transcriptRetentionDays: 7,
+    alarms: { p95VoiceToVoiceMs: 1500, p95ToolMs: 300, avgCostPerCallUsd: 0.15, providerErrorsPer5Min: 20 },
+    llm: GROQ_MODELS,
+    transferNumber: '+15550100000',
+    costCapUsd: 0.5,
+    prices: DEFAULT_PRICES,
+    redisNodeType: 'cache.t4g.micro',
+    redisSnapshotRetentionDays: 1,
+    logRetentionDays: 14,
+    protectData: false,
+  },
+  staging: {
+    name: 'staging',
+    account: '111111111111',
+    region: 'us-east-1',
+    availabilityZones: ['us-east-1a', 'us-east-1b'],
+    natGateways: 1,
+    domainName: 'voice-staging.example.com',
+    certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000001',
+    media: { minTasks: 2, maxTasks: 4, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, drainSeconds: 600 },
+    provisionedConcurrency: { default: 1, overrides: {} },
+    transcriptRetentionDays: 30,
+    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 200, avgCostPerCallUsd: 0.12, providerErrorsPer5Min: 10 },
+    alarmEmail: 'voice-agent-alerts@example.com',
+    llm: GROQ_MODELS,
+    transferNumber: '+15550100000',
+    costCapUsd: 0.5,
+    prices: DEFAULT_PRICES,
+    redisNodeType: 'cache.t4g.small',
+    redisSnapshotRetentionDays: 3,
+    logRetentionDays: 30,
+    protectData: false,
+  },
+  prod: {
+    name: 'prod',
+    account: '111111111111',
+    region: 'us-east-1',
+    availabilityZones: ['us-east-1a', 'us-east-1b'],
+    natGateways: 2,
+    domainName: 'voice.example.com',
+    certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000002',
+    media: { minTasks: 2, maxTasks: 20, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, drainSeconds: 900 },
+    // check_availability runs in nearly every booking call before the agent can answer: keep more warm.
+    provisionedConcurrency: { default: 2, overrides: { check_availability: 4 } },
+    transcriptRetentionDays: 90,
+    // p95 1.4 s is Twilio's upper limit at the caller's ear (numbers.md §1.5); tools p95 < 150 ms warm (§4).
+    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 150, avgCostPerCallUsd: 0.1, providerErrorsPer5Min: 10 },
+    alarmEmail: 'voice-agent-oncall@example.com',
+    llm: GROQ_MODELS,
+    transferNumber: '+15550100000',
+    costCapUsd: 0.5,
+    prices: DEFAULT_PRICES,
+    redisNodeType: 'cache.t4g.small',
+    redisSnapshotRetentionDays: 7,
+    logRetentionDays: 365,
+    protectData: true,
+  },
+} as const satisfies Record<string, StageConfig>;
+
+/** Name of a deployable stage. */
+export type StageName = keyof typeof stages;
+
+/** The valid stage names, in declaration order. */
+export const stageNames = Object.keys(stages) as StageName[];
+
+/** Thrown when `-c stage=` is missing or names no stage. */
+export class UnknownStageError extends Error {}
+
+/** Returns the stage called `name`; throws UnknownStageError listing the valid names when missing or unknown. */
+export function resolveStage(name: unknown): StageConfig {
+  const valid = stageNames.join(', ');
+  if (typeof name !== 'string' || name === '') {
+    throw new UnknownStageError(`no stage given: pass -c stage=NAME, where NAME is one of: ${valid}`);
+  }
+  if (!Object.hasOwn(stages, name)) {
+    throw new UnknownStageError(`unknown stage "${name}": valid stages are ${valid}`);
+  }
+  return stages[name as StageName];
+}
+
+/** Provisioned concurrency for the function `name` (tool name or `vapi`) in `stage`. */
+export function provisionedConcurrencyFor(stage: StageConfig, name: string): number {
+  return stage.provisionedConcurrency.overrides[name] ?? stage.provisionedConcurrency.default;
+}

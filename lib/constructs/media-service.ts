@@ -1,0 +1,332 @@
+// The media service: Fargate (arm64) behind an ALB, draining, autoscaling on active calls, least-privilege roles.
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+import type { StageConfig } from '../config';
+import { M, metric } from './metric-names';
+import { dynamoKmsStatement } from './tools-api';
+
+/** Port the media service listens on (fargate/src/config.ts PORT default). */
+export const CONTAINER_PORT = 8080;
+/** Fargate's maximum stopTimeout (numbers.md §3.5): the last-resort window after SIGTERM before SIGKILL. */
+export const STOP_TIMEOUT_SECONDS = 120;
+/**
+ * ALB idle timeout, at the 4000 s maximum: above the longest call we allow. Media Streams sends a frame every
+ * 20 ms, so a live call is never idle; this only bounds how long a silent, stuck socket can linger.
+ */
+export const ALB_IDLE_TIMEOUT_SECONDS = 4000;
+/** Liveness only: /ready answers 503 when the task is full, which must not make the ALB kill a busy task. */
+export const HEALTH_CHECK_PATH = '/healthz';
+
+/** The provider and signing secrets the task receives as ECS secrets. */
+export interface MediaSecrets {
+  /** JSON `{ accountSid, authToken }`. */
+  readonly twilio: secretsmanager.ISecret;
+  readonly deepgram: secretsmanager.ISecret;
+  readonly groq: secretsmanager.ISecret;
+  readonly elevenlabs: secretsmanager.ISecret;
+  readonly streamTokenKey: secretsmanager.ISecret;
+  readonly callerHashKey: secretsmanager.ISecret;
+  readonly redisAuth: secretsmanager.ISecret;
+}
+
+export interface MediaServiceProps {
+  readonly stage: StageConfig;
+  readonly vpc: ec2.IVpc;
+  readonly secrets: MediaSecrets;
+  readonly redis: { readonly host: string; readonly port: number; readonly securityGroup: ec2.ISecurityGroup };
+  readonly transcriptsTable: dynamodb.ITable;
+  readonly transcriptsKey: kms.IKey;
+  readonly transcriptsByCallerIndex: string;
+  /** Base URL of the tools API, without a trailing slash. */
+  readonly toolsUrl: string;
+  /** execute-api ARNs of the `POST /tools/{name}` routes the task may call. */
+  readonly toolRouteArns: readonly string[];
+  /** Encrypts the log groups. */
+  readonly logsKey: kms.IKey;
+  /** Encrypts the secrets (the execution role decrypts through Secrets Manager). */
+  readonly secretsKey: kms.IKey;
+  readonly accessLogsBucket: s3.IBucket;
+  /** The repository root: the Docker build context (fargate/Dockerfile). */
+  readonly projectRoot: string;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * Draining, in ECS's order (numbers.md §3.5): on scale-in or deploy the task is deregistered and keeps its open
+ * WebSockets for the deregistration delay (`stage.media.drainSeconds`, ≥ p99 call length) while the ALB sends
+ * new calls elsewhere; then SIGTERM, after which the service has STOP_TIMEOUT_SECONDS to say goodbye and close
+ * (DRAIN_SECONDS is set 10 s inside that). Autoscaling never picks a task with calls in flight because the
+ * service sets ECS task scale-in protection while it has active calls (the task role may call
+ * ecs:UpdateTaskProtection; the agent endpoint ECS_AGENT_URI is injected by Fargate).
+ */
+export class MediaService extends Construct {
+  readonly cluster: ecs.Cluster;
+  readonly service: ecs.FargateService;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly publicUrl: string;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: MediaServiceProps) {
+    super(scope, id);
+    const { stage, vpc } = props;
+    const region = Stack.of(this).region;
+    const secure = stage.certificateArn !== undefined && stage.domainName !== undefined;
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+
+    // --- Load balancer -------------------------------------------------------------------------------------
+    const albSg = new ec2.SecurityGroup(this, 'AlbSecurityGroup', { vpc, description: 'Media ALB: Twilio webhooks and Media Streams', allowAllOutbound: false });
+    Validations.of(albSg).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'Twilio reaches the webhooks and Media Streams from addresses it does not publish as a fixed list; requests are authenticated by X-Twilio-Signature and an HMAC stream token instead.',
+    });
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
+      vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: albSg,
+      idleTimeout: Duration.seconds(ALB_IDLE_TIMEOUT_SECONDS),
+      dropInvalidHeaderFields: true,
+    });
+    this.loadBalancer.logAccessLogs(props.accessLogsBucket, `alb-${stage.name}`);
+    this.attachWaf(stage, props);
+
+    // --- Task ----------------------------------------------------------------------------------------------
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey: props.logsKey,
+      retention: stage.logRetentionDays as logs.RetentionDays,
+      removalPolicy: props.removalPolicy,
+    });
+    const taskRole = new iam.Role(this, 'TaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Media service: invoke tool routes, write transcripts, protect itself from scale-in',
+    });
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: stage.media.cpu,
+      memoryLimitMiB: stage.media.memoryMiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      taskRole,
+    });
+
+    this.publicUrl = secure ? `https://${stage.domainName}` : `http://${this.loadBalancer.loadBalancerDnsName}`;
+    // Re-import the secrets by ARN so ECS's automatic grant lands on the execution role only; granting through the
+    // owned Secret would also edit the key in DataStack and make DataStack depend on this stack (a cycle).
+    const s = Object.fromEntries(
+      Object.entries(props.secrets).map(([k, secret]) => [k, secretsmanager.Secret.fromSecretAttributes(this, `Secret-${k}`, { secretCompleteArn: secret.secretArn })]),
+    ) as unknown as MediaSecrets;
+    const container = this.taskDefinition.addContainer('media', {
+      image: ecs.ContainerImage.fromAsset(props.projectRoot, {
+        file: path.join('fargate', 'Dockerfile'),
+        platform: Platform.LINUX_ARM64,
+      }),
+      portMappings: [{ containerPort: CONTAINER_PORT }],
+      stopTimeout: Duration.seconds(STOP_TIMEOUT_SECONDS),
+      logging: ecs.LogDrivers.awsLogs({
+        streamPrefix: 'media',
+        logGroup: this.logGroup,
+        // Never let a slow log pipe stall the event loop that is relaying audio.
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      }),
+      // Names and meanings: fargate/src/config.ts (envSchema).
+      environment: {
+        STAGE: stage.name,
+        PORT: String(CONTAINER_PORT),
+        PUBLIC_URL: this.publicUrl,
+        MAX_CALLS: String(stage.media.callsPerTask),
+        DRAIN_SECONDS: String(STOP_TIMEOUT_SECONDS - 10),
+        TRANSFER_NUMBER: stage.transferNumber,
+        LLM_PROVIDER: 'groq',
+        LLM_MODEL_SMALL: stage.llm.modelSmall,
+        LLM_MODEL_LARGE: stage.llm.modelLarge,
+        TOOLS_URL: props.toolsUrl,
+        TOOLS_AUTH: 'iam',
+        AWS_REGION: region,
+        REDIS_HOST: props.redis.host,
+        REDIS_PORT: String(props.redis.port),
+        REDIS_TLS: 'true',
+        TRANSCRIPTS_TABLE: props.transcriptsTable.tableName,
+        TRANSCRIPT_RETENTION_DAYS: String(stage.transcriptRetentionDays),
+        COST_CAP_USD: String(stage.costCapUsd),
+        PRICES_JSON: JSON.stringify(stage.prices),
+      },
+      secrets: {
+        TWILIO_ACCOUNT_SID: ecs.Secret.fromSecretsManager(s.twilio, 'accountSid'),
+        TWILIO_AUTH_TOKEN: ecs.Secret.fromSecretsManager(s.twilio, 'authToken'),
+        DEEPGRAM_API_KEY: ecs.Secret.fromSecretsManager(s.deepgram),
+        GROQ_API_KEY: ecs.Secret.fromSecretsManager(s.groq),
+        ELEVENLABS_API_KEY: ecs.Secret.fromSecretsManager(s.elevenlabs),
+        STREAM_TOKEN_KEY: ecs.Secret.fromSecretsManager(s.streamTokenKey),
+        CALLER_HASH_KEY: ecs.Secret.fromSecretsManager(s.callerHashKey),
+        REDIS_PASSWORD: ecs.Secret.fromSecretsManager(s.redisAuth),
+      },
+    });
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'Only non-secret settings are plain environment variables (URLs, table names, limits, prices); every credential is injected from Secrets Manager as an ECS secret.',
+    });
+
+    // --- Service -------------------------------------------------------------------------------------------
+    const taskSg = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc, description: 'Media tasks', allowAllOutbound: false });
+    taskSg.connections.allowFrom(albSg, ec2.Port.tcp(CONTAINER_PORT), 'ALB to media service');
+    taskSg.connections.allowTo(props.redis.securityGroup, ec2.Port.tcp(props.redis.port), 'Redis (TLS)');
+    // Twilio, Deepgram, Groq, ElevenLabs and the tools API are public HTTPS/WSS endpoints (through NAT).
+    taskSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS/WSS to providers, tools API and AWS endpoints');
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount: stage.media.minTasks,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { rollback: true },
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [taskSg],
+      assignPublicIp: false,
+      healthCheckGracePeriod: Duration.seconds(30),
+      // Fargate only, never Spot: Spot gives a 2-minute warning, shorter than a call (numbers.md §3.5).
+      capacityProviderStrategies: [{ capacityProvider: 'FARGATE', weight: 1 }],
+    });
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
+      vpc,
+      port: CONTAINER_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.IP,
+      targets: [this.service],
+      deregistrationDelay: Duration.seconds(stage.media.drainSeconds),
+      healthCheck: {
+        path: HEALTH_CHECK_PATH,
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+        healthyHttpCodes: '200',
+      },
+    });
+
+    if (secure) {
+      this.loadBalancer.addListener('Https', {
+        port: 443,
+        protocol: elbv2.ApplicationProtocol.HTTPS,
+        certificates: [elbv2.ListenerCertificate.fromArn(stage.certificateArn)],
+        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+        defaultTargetGroups: [this.targetGroup],
+      });
+      const redirect = this.loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
+      Validations.of(redirect).acknowledge({
+        id: 'PCI.DSS.321-ELBv2ACMCertificateRequired',
+        reason: 'Port 80 only answers a permanent redirect to HTTPS on 443 and forwards nothing, so it carries no data to protect.',
+      });
+    } else {
+      const http = this.loadBalancer.addListener('Http', {
+        port: 80,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        defaultTargetGroups: [this.targetGroup],
+      });
+      const noCert = `Stage ${stage.name} has no certificate configured: plain HTTP for the simulated caller only (Twilio requires wss://, so real calls need certificateArn).`;
+      Validations.of(http).acknowledge({ id: 'PCI.DSS.321-ALBHttpToHttpsRedirection', reason: noCert });
+      Validations.of(http).acknowledge({ id: 'PCI.DSS.321-ELBv2ACMCertificateRequired', reason: noCert });
+    }
+
+    // --- Scaling on calls, not CPU ---------------------------------------------------------------------------
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: stage.media.minTasks, maxCapacity: stage.media.maxTasks });
+    scaling.scaleToTrackCustomMetric('ActiveCallsPerTask', {
+      // Each task reports its own ActiveCalls (dimension Stage); the Average across reports is calls per task.
+      metric: metric(M.ActiveCalls, stage.name, { statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(1) }),
+      targetValue: Math.round(stage.media.callsPerTask * stage.media.targetUtilization),
+      scaleOutCooldown: Duration.seconds(60),
+      // Scale in slowly: a removed task drains for up to the deregistration delay anyway.
+      scaleInCooldown: Duration.minutes(5),
+    });
+
+    // --- Least-privilege task role ---------------------------------------------------------------------------
+    const t = props.transcriptsTable;
+    taskRole.addToPolicy(new iam.PolicyStatement({ sid: 'InvokeTools', actions: ['execute-api:Invoke'], resources: [...props.toolRouteArns] }));
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({ sid: 'WriteTranscripts', actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'], resources: [t.tableArn] }),
+    );
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({ sid: 'ReadCallerHistory', actions: ['dynamodb:Query'], resources: [`${t.tableArn}/index/${props.transcriptsByCallerIndex}`] }),
+    );
+    const kmsStatement = dynamoKmsStatement(props.transcriptsKey, region);
+    kmsStatement.sid = 'TranscriptsKey';
+    taskRole.addToPolicy(kmsStatement);
+    const taskArns = this.cluster.arnForTasks('*');
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({ sid: 'ScaleInProtection', actions: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'], resources: [taskArns] }),
+    );
+    Validations.of(taskRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${iamFindingResource(this.cluster)}]`,
+      reason: "A task protects itself by its own task ARN, which exists only at run time; the wildcard is limited to this cluster's tasks.",
+    });
+    for (const role of [taskRole, this.taskDefinition.obtainExecutionRole()]) {
+      Validations.of(role).acknowledge({
+        id: 'PCI.DSS.321-IAMNoInlinePolicy',
+        reason: 'The policy is attached to this one role only (never shared) and each statement names its resources.',
+      });
+    }
+    // The re-imported secrets carry no key, so the execution role's Decrypt on the secrets' key is explicit.
+    this.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DecryptOwnSecrets',
+        actions: ['kms:Decrypt'],
+        resources: [props.secretsKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+      }),
+    );
+    Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken, which the execution role needs to pull the image, supports only Resource "*".',
+    });
+  }
+
+  /** AWS WAF in front of the ALB: known-bad inputs and IP reputation, with logging. */
+  private attachWaf(stage: StageConfig, props: MediaServiceProps): void {
+    const rule = (name: string, priority: number) => ({
+      name,
+      priority,
+      overrideAction: { none: {} },
+      statement: { managedRuleGroupStatement: { vendorName: 'AWS', name } },
+      visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: name },
+    });
+    // Not the Common rule set: its body inspections misfire on Twilio's form-encoded webhooks; these two don't.
+    const acl = new wafv2.CfnWebACL(this, 'Waf', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: `voice-agent-${stage.name}` },
+      rules: [rule('AWSManagedRulesAmazonIpReputationList', 0), rule('AWSManagedRulesKnownBadInputsRuleSet', 1)],
+    });
+    new wafv2.CfnWebACLAssociation(this, 'WafAssociation', { resourceArn: this.loadBalancer.loadBalancerArn, webAclArn: acl.attrArn });
+    // WAF only delivers to log groups whose name starts with aws-waf-logs-.
+    const wafLogs = new logs.LogGroup(this, 'WafLogs', {
+      logGroupName: `aws-waf-logs-voice-agent-${stage.name}`,
+      encryptionKey: props.logsKey,
+      retention: stage.logRetentionDays as logs.RetentionDays,
+      removalPolicy: props.removalPolicy,
+    });
+    new wafv2.CfnLoggingConfiguration(this, 'WafLogging', { resourceArn: acl.attrArn, logDestinationConfigs: [wafLogs.logGroupArn] });
+  }
+}
+
+/** How cdk-nag renders the cluster's task ARN pattern in an IAM5 finding id. */
+function iamFindingResource(cluster: ecs.Cluster): string {
+  const stack = Stack.of(cluster);
+  const clusterId = stack.getLogicalId(cluster.node.defaultChild as ecs.CfnCluster);
+  return `arn:<AWS::Partition>:ecs:${stack.region}:${stack.account}:task/<${clusterId}>/*`;
+}
