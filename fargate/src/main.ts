@@ -17,10 +17,16 @@ try {
 // One call's bug must not end every other call on the task: log it and keep serving.
 process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
 
-const runtime = await createCallHandler(config, logger);
+const runtime = await createCallHandler(config, logger).catch(bootFailed);
 const media = createMediaServer({ config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor });
-const port = await media.listen(config.PORT);
+const port = await media.listen(config.PORT).catch(bootFailed);
 logger.info({ port, stage: config.STAGE, maxCalls: config.MAX_CALLS }, 'media service listening');
+
+/** A task that cannot reach its dependencies or bind its port exits 1 so ECS replaces it. */
+function bootFailed(err: unknown): never {
+  logger.fatal({ err }, 'media service failed to start');
+  process.exit(1);
+}
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
