@@ -59,7 +59,8 @@ export interface MediaServer {
   /** Binds and resolves with the bound port. @default port config.PORT */
   listen(port?: number): Promise<number>;
   /**
-   * Stops accepting (/ready → 503, upgrades refused) and waits for active calls to end; after `timeoutMs` aborts
+   * Stops accepting (/ready → 503, upgrades refused) and waits for active calls to end and their handlers to
+   * settle (so transcripts and metrics are flushed); after `timeoutMs` aborts
    * the rest (signal reason 'drain timeout', sockets closed 1001) and waits briefly for their handlers to flush.
    * @default timeoutMs config.DRAIN_SECONDS * 1000
    */

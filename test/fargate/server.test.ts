@@ -59,6 +59,7 @@ function startServer(env: Record<string, string>, metrics?: { contentType: strin
         if (ev.kind === 'dtmf' && ev.digit === '9') return; // the agent ends the call itself
         if (ev.kind === 'dtmf' && ev.digit === '7') throw new Error('handler bug');
         if (ev.kind === 'dtmf' && ev.digit === '8') await new Promise((r) => setTimeout(r, 60_000)); // stuck handler
+        if (ev.kind === 'dtmf' && ev.digit === '6') await new Promise((r) => setTimeout(r, 300)); // slow consumer
       }
       rec.ended = true;
     },
@@ -169,6 +170,19 @@ describe('media server', () => {
       expect((await postWebhook(base, { authToken: AUTH, publicUrl: PUBLIC, params: big })).status).toBe(413);
     });
 
+    it('refuses an oversized chunked body (no Content-Length) with 413', async () => {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request(`${base}/twiml`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'x' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+        for (let i = 0; i < 70; i++) req.write(`Junk${i}=${'x'.repeat(1024)}&`);
+        req.end();
+      });
+      expect(status).toBe(413);
+    });
+
     it('answers 400 to a signed webhook without CallSid', async () => {
       expect((await postWebhook(base, { authToken: AUTH, publicUrl: PUBLIC, params: { From: FROM, To: '+15550001000' } })).status).toBe(400);
     });
@@ -209,6 +223,17 @@ describe('media server', () => {
       ]);
       // The handler returned, so the server closed the socket normally.
       expect((await client.closedWith()).code).toBe(1000);
+    });
+
+    it('loses no inbound event while the handler is busy', async () => {
+      const { client, callSid } = await dial();
+      client.dtmf('6');
+      for (let i = 0; i < 50; i++) client.media(frame(i));
+      client.stop(callSid);
+      await until(() => main.seen.get(callSid)?.ended === true, 5000, 'handler end');
+      const evs = main.seen.get(callSid)!.events;
+      expect(evs).toHaveLength(52);
+      expect(evs.slice(1, 51)).toEqual(Array.from({ length: 50 }, (_, i) => ({ kind: 'media', audio: frame(i), timestampMs: i * 20 })));
     });
 
     it('sends mark and clear in the documented shapes', async () => {
@@ -414,6 +439,17 @@ describe('capacity and drain', () => {
     await draining;
     expect(srv.seen.get(callSid)!.ended).toBe(true);
     expect(media.activeCalls()).toBe(0);
+  });
+});
+
+describe('local PUBLIC_URL', () => {
+  it('points the Stream at ws:// when PUBLIC_URL is plain http (the local kit on loopback)', async () => {
+    const srv = startServer({ PUBLIC_URL: 'http://127.0.0.1:8080' });
+    const port = await srv.media.listen(0);
+    const res = await postWebhook(`http://127.0.0.1:${port}`, { authToken: AUTH, publicUrl: 'http://127.0.0.1:8080', params: { CallSid: newCallSid(), From: FROM, To: '+1555' } });
+    expect(res.status).toBe(200);
+    expect(streamParameters(res.body).url).toBe('ws://127.0.0.1:8080/media');
+    await srv.media.close();
   });
 });
 
