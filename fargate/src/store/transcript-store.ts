@@ -1,0 +1,376 @@
+// Transcripts in DynamoDB: one item per heard turn plus the call record (turn 0), written in the background in batches.
+import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Logger } from 'pino';
+import { DEFAULT_REDACTION, redact, redactJsonText, type RedactionConfig } from '../privacy/redaction';
+
+/** A tool call made during a turn; `arguments` are redacted before they are stored. */
+export interface ToolCallRecord {
+  id: string;
+  name: string;
+  /** JSON text as the model produced it. */
+  arguments: string;
+  ok?: boolean;
+  latencyMs?: number;
+}
+
+/** One heard turn (turn ≥ 1). */
+export interface TurnRecord {
+  callSid: string;
+  /** 1-based and unique per call; appending the same number again replaces the item. */
+  turn: number;
+  role: 'user' | 'assistant';
+  /** What was heard: for the agent, up to the interruption. Redacted before it is stored. */
+  text: string;
+  interrupted?: boolean;
+  /** Epoch ms; stored as ISO strings `at` / `endAt`. */
+  startedAt: number;
+  endedAt?: number;
+  /** Latency breakdown in ms, e.g. `{ voiceToVoice, sttFinalDelay, llmTimeToFirstToken, ttsTimeToFirstByte }`. */
+  latency?: Record<string, number>;
+  toolCalls?: ToolCallRecord[];
+  callerHash?: string;
+}
+
+/** The call record, stored at turn 0. Put it at stream start (so privacy requests find live calls) and again at the end. */
+export interface CallRecord {
+  callSid: string;
+  agent: string;
+  /** Absent for withheld numbers; then the call is not in the byCaller index. */
+  callerHash?: string;
+  /** Epoch ms; stored as an ISO string (`startedAt` is the byCaller index's sort key, type S). */
+  startedAt: number;
+  endedAt?: number;
+  summary?: string;
+  escalated?: boolean;
+  /** Opaque cost breakdown (JSON-serialisable), e.g. the cost meter's output. */
+  cost?: unknown;
+  /** Number of turns written. */
+  turns?: number;
+}
+
+/** Options of {@link TranscriptWriter}. */
+export interface TranscriptWriterOptions {
+  doc: DynamoDBDocumentClient;
+  table: string;
+  /** TRANSCRIPT_RETENTION_DAYS: sets `expiresAt` (epoch s), the table's TTL attribute. @default 30 */
+  retentionDays?: number;
+  /** @default DEFAULT_REDACTION */
+  redaction?: Partial<RedactionConfig>;
+  /** Items in a failed write attempt (request error or left unprocessed): feed the TranscriptWriteErrors metric. */
+  onWriteError?: (count: number) => void;
+  log?: Logger;
+  /** How long an append waits for company before a batch goes out. @default 100 */
+  flushDelayMs?: number;
+  /** Attempts per item before it is dropped (and logged). @default 12 */
+  maxAttempts?: number;
+  /** Backoff base and cap (exponential, jittered). @default 50 / 2000 */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Items held at most; beyond, the oldest are dropped (a long DynamoDB outage must not exhaust memory). @default 10000 */
+  maxQueue?: number;
+}
+
+/** Counters since start. */
+export interface TranscriptWriterStats {
+  written: number;
+  failedAttempts: number;
+  dropped: number;
+  pending: number;
+}
+
+type Item = Record<string, unknown>;
+
+interface Pending {
+  key: string;
+  seq: number;
+  callSid: string;
+  item: Item;
+  attempts: number;
+  notBefore: number;
+  /** Sent alone after its batch was rejected as invalid, to find the bad item. */
+  solo: boolean;
+}
+
+/** DynamoDB BatchWriteItem takes at most 25 put/delete requests. */
+const BATCH_MAX = 25;
+const MAX_TEXT = 20_000;
+const MAX_ARGS = 4_000;
+
+/**
+ * Writes transcript items in the background. `append`/`putCall` only queue (never block, never throw); a single
+ * writer loop sends BatchWriteItem requests of ≤ 25 items within `flushDelayMs` of an append, re-queues unprocessed
+ * items and failed requests with jittered exponential backoff, and keeps per-key order (a newer version of an
+ * item replaces a queued older one and a failed older one is never re-sent after it). A crash loses at most what
+ * was appended in the last `flushDelayMs` plus the batch in flight.
+ */
+export class TranscriptWriter {
+  private readonly queue: Pending[] = [];
+  private readonly inFlight = new Set<Pending>();
+  private readonly latest = new Map<string, number>();
+  private readonly waiters: { callSid?: string; resolve: () => void }[] = [];
+  private readonly o: Required<Omit<TranscriptWriterOptions, 'onWriteError' | 'log' | 'redaction'>> & TranscriptWriterOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private pumping = false;
+  private closed = false;
+  private seq = 0;
+  private counters = { written: 0, failedAttempts: 0, dropped: 0 };
+
+  constructor(opts: TranscriptWriterOptions) {
+    this.o = {
+      retentionDays: 30, flushDelayMs: 100, maxAttempts: 12, baseBackoffMs: 50, maxBackoffMs: 2000, maxQueue: 10_000,
+      ...opts,
+    };
+  }
+
+  /** Queues one heard turn. Never throws; an invalid record is logged, counted as a write error and skipped. */
+  append(rec: TurnRecord): void {
+    try {
+      if (!rec?.callSid || !Number.isInteger(rec.turn) || rec.turn < 1) throw new TypeError('turn record needs a callSid and an integer turn ≥ 1');
+      const r = this.o.redaction ?? DEFAULT_REDACTION;
+      this.enqueue(rec.callSid, rec.turn, {
+        callSid: rec.callSid,
+        turn: rec.turn,
+        kind: 'turn',
+        role: rec.role,
+        text: redact(String(rec.text ?? ''), r).slice(0, MAX_TEXT),
+        interrupted: rec.interrupted === true,
+        at: iso(rec.startedAt),
+        endAt: rec.endedAt === undefined ? undefined : iso(rec.endedAt),
+        latency: rec.latency,
+        toolCalls: rec.toolCalls?.map((t) => ({
+          id: t.id, name: t.name, ok: t.ok, latencyMs: t.latencyMs,
+          arguments: redactJsonText(String(t.arguments ?? ''), r).slice(0, MAX_ARGS),
+        })),
+        callerHash: rec.callerHash,
+        expiresAt: this.expiresAt(rec.startedAt),
+      });
+    } catch (err) {
+      this.rejectInput(err);
+    }
+  }
+
+  /** Queues the call record (turn 0). Never throws. Putting it again replaces it: pass every field each time. */
+  putCall(rec: CallRecord): void {
+    try {
+      if (!rec?.callSid || !rec.agent) throw new TypeError('call record needs a callSid and an agent');
+      this.enqueue(rec.callSid, 0, {
+        callSid: rec.callSid,
+        turn: 0,
+        kind: 'call',
+        agent: rec.agent,
+        callerHash: rec.callerHash,
+        startedAt: iso(rec.startedAt),
+        endedAt: rec.endedAt === undefined ? undefined : iso(rec.endedAt),
+        summary: rec.summary === undefined ? undefined : redact(rec.summary, this.o.redaction ?? DEFAULT_REDACTION).slice(0, MAX_TEXT),
+        escalated: rec.escalated,
+        cost: rec.cost,
+        turns: rec.turns,
+        expiresAt: this.expiresAt(rec.startedAt),
+      });
+    } catch (err) {
+      this.rejectInput(err);
+    }
+  }
+
+  /**
+   * Sends what is queued for `callSid` (or everything) now and resolves `true` once it is written, or `false` if
+   * `timeoutMs` passes first (items still in backoff keep being retried in the background).
+   */
+  flush(callSid?: string, timeoutMs = 5000): Promise<boolean> {
+    if (!this.hasPending(callSid)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        resolve(false);
+      }, timeoutMs);
+      const waiter = { callSid, resolve: () => (clearTimeout(t), resolve(true)) };
+      this.waiters.push(waiter);
+      this.clearTimer();
+      void this.pump();
+    });
+  }
+
+  /** SIGTERM: flushes every call. */
+  flushAll(timeoutMs = 5000): Promise<boolean> {
+    return this.flush(undefined, timeoutMs);
+  }
+
+  /** Counters for logs and tests. */
+  stats(): TranscriptWriterStats {
+    return { ...this.counters, pending: this.queue.length + this.inFlight.size };
+  }
+
+  /** Stops the background timer; call after {@link flushAll}. Later appends are dropped. */
+  close(): void {
+    this.closed = true;
+    this.clearTimer();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  private enqueue(callSid: string, turn: number, raw: Item): void {
+    if (this.closed) throw new Error('transcript writer is closed');
+    // JSON round trip: drops undefined, turns NaN/Infinity into null and strips class instances, so one odd value
+    // cannot make the SDK's marshalling fail a whole batch.
+    const item = JSON.parse(JSON.stringify(raw)) as Item;
+    const key = `${callSid}#${turn}`;
+    const seq = ++this.seq;
+    this.latest.set(key, seq);
+    const queued = this.queue.find((p) => p.key === key);
+    if (queued) Object.assign(queued, { item, seq });
+    else this.queue.push({ key, seq, callSid, item, attempts: 0, notBefore: 0, solo: false });
+    while (this.queue.length > this.o.maxQueue) this.drop(this.queue.shift()!, 'queue full');
+    if (this.queue.length >= BATCH_MAX) {
+      this.clearTimer();
+      void this.pump();
+    } else if (!this.pumping) this.wakeIn(this.o.flushDelayMs);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const now = Date.now();
+        const batch: Pending[] = [];
+        const keys = new Set<string>();
+        for (const p of this.queue) {
+          if (batch.length === BATCH_MAX || (batch.length && batch[0].solo)) break;
+          if (p.notBefore > now || keys.has(p.key)) continue;
+          if (p.solo && batch.length) continue;
+          batch.push(p);
+          keys.add(p.key);
+        }
+        if (!batch.length) break;
+        for (const p of batch) {
+          this.queue.splice(this.queue.indexOf(p), 1);
+          this.inFlight.add(p);
+        }
+        await this.send(batch);
+        for (const p of batch) this.inFlight.delete(p);
+        this.settle();
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (this.queue.length && !this.closed) {
+      const next = Math.min(...this.queue.map((p) => p.notBefore));
+      this.wakeIn(Math.max(0, next - Date.now()));
+    }
+    this.settle();
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    let unprocessed: Pending[];
+    try {
+      const out = await this.o.doc.send(
+        new BatchWriteCommand({ RequestItems: { [this.o.table]: batch.map((p) => ({ PutRequest: { Item: p.item } })) } }),
+      );
+      const left = new Set((out.UnprocessedItems?.[this.o.table] ?? []).map((r) => `${r.PutRequest?.Item?.callSid}#${r.PutRequest?.Item?.turn}`));
+      unprocessed = batch.filter((p) => left.has(p.key));
+      for (const p of batch) if (!left.has(p.key)) this.written(p);
+      if (unprocessed.length) this.o.log?.warn({ items: unprocessed.length }, 'transcript items unprocessed (throttled); retrying');
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'ValidationException' && batch.length > 1) {
+        // One item is invalid (DynamoDB rejects the whole batch): send each alone to find it, no attempt spent.
+        for (const p of batch) p.solo = true;
+        this.queue.unshift(...batch);
+        return;
+      }
+      if (e.name === 'ValidationException') {
+        this.reportErrors(1);
+        this.drop(batch[0], 'rejected as invalid');
+        return;
+      }
+      this.o.log?.warn({ err: { name: e.name, status: e.$metadata?.httpStatusCode }, items: batch.length }, 'transcript batch write failed; retrying');
+      unprocessed = batch;
+    }
+    if (!unprocessed.length) return;
+    this.reportErrors(unprocessed.length);
+    for (const p of unprocessed) this.retry(p);
+  }
+
+  private retry(p: Pending): void {
+    if (this.latest.get(p.key) !== p.seq) return; // superseded by a newer version of the item
+    p.attempts++;
+    if (p.attempts >= this.o.maxAttempts) {
+      this.drop(p, 'gave up after retries');
+      return;
+    }
+    // Exponential backoff with "equal jitter": half fixed, half random, so retries of many tasks spread out.
+    const cap = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** (p.attempts - 1));
+    p.notBefore = Date.now() + cap / 2 + Math.random() * (cap / 2);
+    this.queue.push(p);
+  }
+
+  private written(p: Pending): void {
+    this.counters.written++;
+    if (this.latest.get(p.key) === p.seq) this.latest.delete(p.key);
+  }
+
+  private drop(p: Pending, reason: string): void {
+    this.counters.dropped++;
+    if (this.latest.get(p.key) === p.seq) this.latest.delete(p.key);
+    this.o.log?.error({ callSid: p.callSid, turn: p.item.turn, attempts: p.attempts }, `transcript item dropped: ${reason}`);
+  }
+
+  private reportErrors(n: number): void {
+    this.counters.failedAttempts += n;
+    try {
+      this.o.onWriteError?.(n);
+    } catch {
+      // a metrics hook must not break the writer
+    }
+  }
+
+  private rejectInput(err: unknown): void {
+    this.reportErrors(1);
+    this.counters.dropped++;
+    this.o.log?.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'transcript record rejected');
+  }
+
+  private hasPending(callSid?: string): boolean {
+    const match = (p: Pending) => callSid === undefined || p.callSid === callSid;
+    if (this.queue.some(match)) return true;
+    for (const p of this.inFlight) if (match(p)) return true;
+    return false;
+  }
+
+  private settle(): void {
+    for (const w of [...this.waiters]) {
+      if (!this.hasPending(w.callSid)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private wakeIn(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.timer && this.timerAt <= at) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      void this.pump();
+    }, ms);
+  }
+
+  private clearTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private expiresAt(startedAtMs: number): number {
+    return Math.floor((Number.isFinite(startedAtMs) ? startedAtMs : Date.now()) / 1000) + this.o.retentionDays * 86_400;
+  }
+}
+
+function iso(ms: number): string {
+  if (!Number.isFinite(ms)) throw new TypeError('timestamps must be epoch milliseconds');
+  return new Date(ms).toISOString();
+}
