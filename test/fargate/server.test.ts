@@ -1,10 +1,10 @@
 // Pins the media server on a real port: health/ready, the signed TwiML webhook, token-gated streams, isolation of bad frames, capacity and drain.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../fargate/src/providers/types';
 import { createMediaServer, type MediaServer, type StreamStart } from '../../fargate/src/server';
+import { startTwilioEmulator, type TwilioEmulator } from '../../local/emulators/twilio';
 import { signStreamToken, verifyStreamToken } from '../../fargate/src/telephony/stream-token';
 import { dialTwiml } from '../../fargate/src/telephony/twiml';
 import { testConfig } from './fixtures/env';
@@ -25,17 +25,6 @@ interface Seen {
   abortReason?: unknown;
   ended: boolean;
 }
-
-/** A local peer standing in for api.twilio.com: records each call update's form body. */
-const restUpdates: { path: string; form: Record<string, string> }[] = [];
-const restPeer = http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    restUpdates.push({ path: req.url!, form: Object.fromEntries(new URLSearchParams(body)) });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sid: 'CA', status: 'in-progress' }));
-  });
-});
 
 function startServer(env: Record<string, string>, metrics?: { contentType: string; render(): Promise<string> }) {
   const seen = new Map<string, Seen>();
@@ -73,11 +62,14 @@ describe('media server', () => {
   let wsBase = '';
   const open: StreamClient[] = [];
 
+  let rest: TwilioEmulator;
+
   beforeAll(async () => {
-    await new Promise<void>((r) => restPeer.listen(0, '127.0.0.1', r));
-    const restUrl = `http://127.0.0.1:${(restPeer.address() as AddressInfo).port}`;
+    // The local Twilio REST emulator stands in for api.twilio.com; the server reaches it through the twilio SDK.
+    const cfg = testConfig();
+    rest = await startTwilioEmulator({ accountSid: cfg.TWILIO_ACCOUNT_SID, authToken: AUTH });
     main = startServer(
-      { MAX_CALLS: '10', TWILIO_API_URL: restUrl },
+      { MAX_CALLS: '10', TWILIO_API_URL: rest.url },
       { contentType: 'text/plain; version=0.0.4', render: async () => `voice_active_calls ${main.media.activeCalls()}\n` },
     );
     const port = await main.media.listen(0);
@@ -88,7 +80,7 @@ describe('media server', () => {
   afterAll(async () => {
     for (const c of open) c.close();
     await main.media.close();
-    await new Promise<void>((r) => restPeer.close(() => r()));
+    await rest.close();
   });
 
   /** Answers the webhook like Twilio, then opens the stream with the Parameters the TwiML carried. */
@@ -248,13 +240,9 @@ describe('media server', () => {
 
     it('transfers a live call through the twilio SDK to TWILIO_API_URL', async () => {
       const { client, callSid } = await dial();
-      restUpdates.length = 0;
       client.dtmf('0');
-      await until(() => restUpdates.length === 1, 5000, 'REST update');
-      expect(restUpdates[0]).toEqual({
-        path: `/2010-04-01/Accounts/${testConfig().TWILIO_ACCOUNT_SID}/Calls/${callSid}.json`,
-        form: { Twiml: dialTwiml('+15557654321') },
-      });
+      await until(() => rest.requests.some((r) => r.callSid === callSid), 5000, 'REST update');
+      expect(rest.requests.filter((r) => r.callSid === callSid).map((r) => r.params)).toEqual([{ Twiml: dialTwiml('+15557654321') }]);
       client.close();
     });
 

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../fargate/src/providers/types';
 import { createCallControl, FRAME_BYTES, TwilioTransport } from '../../fargate/src/telephony/twilio-transport';
+import { startTwilioEmulator, type TwilioEmulator } from '../../local/emulators/twilio';
 
 const log = pino({ level: 'silent' });
 const ACCOUNT = 'AC' + 'a'.repeat(32);
@@ -167,5 +168,35 @@ describe('call updates over Twilio REST (twilio SDK → local peer)', () => {
     requests.length = 0;
     await createCallControl({ accountSid: ACCOUNT, authToken: 't', apiUrl: `${apiUrl}/twilio/` }).update(CALL, { status: 'completed' });
     expect(requests[0]!.path).toBe(`/twilio/2010-04-01/Accounts/${ACCOUNT}/Calls/${CALL}.json`);
+  });
+});
+
+describe('call updates against the Twilio REST emulator', () => {
+  let emu: TwilioEmulator;
+  beforeAll(async () => {
+    emu = await startTwilioEmulator({ accountSid: ACCOUNT, authToken: 'emu-token' });
+  });
+  afterAll(() => emu.close());
+  const calls = () => createCallControl({ accountSid: ACCOUNT, authToken: 'emu-token', apiUrl: emu.url });
+  const onCall = (callSid: string) => new TwilioTransport({ streamSid: 'MZ2', callSid, send: () => {}, calls: calls(), log });
+
+  it('hangs up once; a second hangup is a no-op instead of an error from Twilio', async () => {
+    const sid = 'CA' + 'c'.repeat(32);
+    const t = onCall(sid);
+    await t.hangup('goodbye');
+    await expect(t.hangup('cleanup')).resolves.toBeUndefined();
+    expect(emu.requests.filter((r) => r.callSid === sid).map((r) => r.params)).toEqual([{ Status: 'completed' }]);
+    // Twilio refuses to update an ended call (21220): that is what the no-op avoids.
+    await expect(calls().update(sid, { status: 'completed' })).rejects.toMatchObject({ status: 400, code: 21220 });
+  });
+
+  it('surfaces a Twilio 5xx as a rejected transfer', async () => {
+    emu.setKnobs({ httpError: { status: 503 } });
+    await expect(onCall('CA' + 'd'.repeat(32)).transfer('<Response/>')).rejects.toMatchObject({ status: 503 });
+  });
+
+  it('refuses wrong credentials (401) rather than acting on the call', async () => {
+    const bad = createCallControl({ accountSid: ACCOUNT, authToken: 'wrong', apiUrl: emu.url });
+    await expect(bad.update('CA' + 'e'.repeat(32), { status: 'completed' })).rejects.toMatchObject({ status: 401 });
   });
 });
