@@ -38,13 +38,17 @@ export type CallHandler = (call: AcceptedCall) => Promise<void>;
 
 /** Optional Prometheus-style scrape endpoint (`GET /metrics`). */
 export interface MetricsEndpoint {
+  /** Content-Type of the scrape, e.g. prom-client's `register.contentType`. */
   contentType: string;
   render(): Promise<string>;
 }
 
+/** What {@link createMediaServer} needs. */
 export interface MediaServerDeps {
   config: Config;
+  /** Root logger; each call gets a child bound to its callSid. */
   log: Logger;
+  /** Runs each call whose stream token checked out. */
   onCall: CallHandler;
   /** Agent profile for the number Twilio was called on (the webhook's `To`). */
   agentFor(calledNumber: string): string;
@@ -54,7 +58,9 @@ export interface MediaServerDeps {
   calls?: CallControl;
 }
 
+/** The running parts of the media service's front door. */
 export interface MediaServer {
+  /** The underlying node:http server (not yet listening). */
   server: http.Server;
   /** Binds and resolves with the bound port. @default port config.PORT */
   listen(port?: number): Promise<number>;

@@ -70,6 +70,7 @@ export type TwilioInbound =
   | z.output<typeof mark>
   | z.output<typeof stop>;
 
+/** A validated `start` message (ids, tracks, media format, custom parameters). */
 export type TwilioStart = z.output<typeof start>;
 
 /**

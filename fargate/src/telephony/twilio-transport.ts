@@ -110,20 +110,24 @@ export class TwilioTransport implements TelephonyTransport {
     this.wakeUp();
   }
 
+  /** Queues agent audio at Twilio as 160-byte media frames (played in order). */
   play(audio: Mulaw): void {
     for (let off = 0; off < audio.byteLength; off += FRAME_BYTES) {
       this.opts.send(mediaMessage(this.opts.streamSid, audio.subarray(off, Math.min(off + FRAME_BYTES, audio.byteLength))));
     }
   }
 
+  /** Asks Twilio to echo `name` once the audio sent before it has played. */
   mark(name: string): void {
     this.opts.send(markMessage(this.opts.streamSid, name));
   }
 
+  /** Drops the agent audio Twilio still holds (barge-in); pending marks come back at once. */
   clear(): void {
     this.opts.send(clearMessage(this.opts.streamSid));
   }
 
+  /** Replaces the call's TwiML (e.g. `<Dial>`, `<Pay>`); Twilio then ends this stream. Rejects if Twilio refuses. */
   async transfer(twiml: string): Promise<void> {
     await this.opts.calls.update(this.opts.callSid, { twiml });
     this.finished = true;
