@@ -17,6 +17,8 @@ export interface CallUpdatedEvent {
   callSid: string;
   /** New TwiML for the call (a `<Dial>` transfer, a `<Pay>`, ...). */
   twiml?: string;
+  /** A URL Twilio would fetch new TwiML from (recorded as `Url: …`). */
+  url?: string;
   /** `completed` / `canceled` hang the call up. */
   status?: string;
 }
@@ -262,6 +264,7 @@ class SimulatedCall {
     const onUpdated = (e: CallUpdatedEvent) => {
       if (e?.callSid !== this.s.callSid) return;
       if (e.twiml) this.redirect(e.twiml);
+      else if (e.url) this.redirect(`Url: ${e.url}`);
       else if (e.status === 'completed' || e.status === 'canceled') this.finish('hangup');
     };
     this.s.events?.on('call-updated', onUpdated);

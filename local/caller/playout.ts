@@ -58,6 +58,7 @@ export class Playout {
       if (head.kind === 'mark') {
         this.items.shift();
         this.sink.mark(head.name, t);
+        if (this.items.length === 0) this.sink.drained(t);
         continue;
       }
       const n = Math.min(head.bytes.length - head.pos, Math.floor(budget));
