@@ -47,7 +47,7 @@ describe('media-service bundle', () => {
         const m = /"port":(\d+).*"msg":"media service listening"/.exec(l);
         if (m) port = Number(m[1]);
       });
-      await until(() => port > 0 || child.exitCode !== null, 20_000, 'bundle to listen');
+      await until(() => port > 0 || child.exitCode !== null, 30_000, 'bundle to listen');
       expect(stderr).toBe('');
       const base = `http://127.0.0.1:${port}`;
       expect((await fetch(`${base}/healthz`)).status).toBe(200);

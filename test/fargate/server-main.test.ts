@@ -41,7 +41,7 @@ describe('main.ts', () => {
     const auth = 'twilio-auth-token-test';
     const publicUrl = 'https://voice.example.test';
     const proc = startMain(testEnv({ LOG_LEVEL: 'info', PORT: '0', DRAIN_SECONDS: '20', PUBLIC_URL: publicUrl, TWILIO_AUTH_TOKEN: auth }));
-    await until(() => proc.logs.some((l) => l.msg === 'media service listening'), 20_000, 'main to listen');
+    await until(() => proc.logs.some((l) => l.msg === 'media service listening'), 40_000, 'main to listen');
     const port = proc.logs.find((l) => l.msg === 'media service listening')!.port as number;
     const base = `http://127.0.0.1:${port}`;
     const wsBase = `ws://127.0.0.1:${port}`;
