@@ -1,0 +1,138 @@
+// One call's persistence in one place: opens the stores from Config and records a call's start, turns, tools and end.
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { ToolResult } from '../providers/types';
+import {
+  CallerMemoryStore, buildMemoryUpdate, callerHashOrUndefined, memoryPromptLine, type CallerMemory, type FinishedCall,
+} from './caller-memory';
+import { createDocumentClient } from './dynamo';
+import { connectRedis, type RedisClientType } from './redis';
+import { SessionStore } from './session-store';
+import { TranscriptWriter, type ToolCallRecord } from './transcript-store';
+
+/** The stores of one media-service task. */
+export interface Stores {
+  redis: RedisClientType;
+  sessions: SessionStore;
+  memory: CallerMemoryStore;
+  transcripts: TranscriptWriter;
+  callerHashKey: string;
+  log: Logger;
+  /** SIGTERM: flushes every transcript (bounded by `timeoutMs`), then closes Redis and DynamoDB. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Opens Redis (REDIS_URL or REDIS_HOST…), the DynamoDB client (DYNAMODB_ENDPOINT for dynalite) and the stores.
+ * `onTranscriptWriteError` receives the TranscriptWriteErrors count. Rejects if Redis is unreachable at boot.
+ */
+export async function openStores(config: Config, log: Logger, hooks: { onTranscriptWriteError?: (count: number) => void } = {}): Promise<Stores> {
+  const redis = await connectRedis(config.redisUrl, { onError: (err) => log.warn({ err: { name: (err as Error)?.name } }, 'redis connection error; reconnecting') });
+  const doc = createDocumentClient({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  const transcripts = new TranscriptWriter({
+    doc, table: config.TRANSCRIPTS_TABLE, retentionDays: config.TRANSCRIPT_RETENTION_DAYS, onWriteError: hooks.onTranscriptWriteError, log,
+  });
+  return {
+    redis,
+    sessions: new SessionStore(redis, { onError: (err, op) => log.warn({ op, err: { name: (err as Error)?.name } }, 'session write failed') }),
+    memory: new CallerMemoryStore(redis),
+    transcripts,
+    callerHashKey: config.CALLER_HASH_KEY,
+    log,
+    async close(timeoutMs = 5000) {
+      const flushed = await transcripts.flushAll(timeoutMs);
+      if (!flushed) log.error({ pending: transcripts.stats().pending }, 'transcripts not fully flushed at shutdown');
+      transcripts.close();
+      doc.destroy();
+      await redis.close();
+    },
+  };
+}
+
+/** What {@link CallRecorder.start} needs from the stream start. */
+export interface CallStart {
+  callSid: string;
+  agent: string;
+  /** E.164 `From`; absent or withheld → no memory and no callerHash. */
+  caller?: string;
+  /** Epoch ms. */
+  startedAt: number;
+  /** The agent profile in effect (stored in the session for operators). */
+  profile?: unknown;
+}
+
+/** One heard turn; the recorder numbers it. */
+export interface HeardTurn {
+  role: 'user' | 'assistant';
+  text: string;
+  interrupted?: boolean;
+  /** Epoch ms. */
+  startedAt: number;
+  endedAt?: number;
+  latency?: Record<string, number>;
+  toolCalls?: ToolCallRecord[];
+}
+
+/**
+ * Records one call: session state per turn (Redis), transcript items (DynamoDB, background), caller memory at the
+ * end. Every method except {@link start} and {@link finish} returns at once and never throws.
+ */
+export class CallRecorder {
+  private turnNo = 0;
+  private readonly heard: FinishedCall['turns'] = [];
+  private readonly tools: FinishedCall['toolResults'] = [];
+
+  private constructor(private readonly stores: Stores, readonly start: CallStart, readonly callerHash: string | undefined) {}
+
+  /**
+   * Stream start: puts the call record (so privacy requests find even a live call), begins the session and loads
+   * the caller's memory (bounded wait, never rejects). `memoryLine` is '' for a new or anonymous caller, else one
+   * system-prompt line ("Returning caller … Name: Ana. Last appointment: …").
+   */
+  static async start(stores: Stores, start: CallStart): Promise<{ recorder: CallRecorder; memory: CallerMemory | undefined; memoryLine: string }> {
+    const hash = callerHashOrUndefined(stores.callerHashKey, start.caller);
+    const recorder = new CallRecorder(stores, start, hash);
+    stores.transcripts.putCall({ callSid: start.callSid, agent: start.agent, callerHash: hash, startedAt: start.startedAt });
+    void stores.sessions.begin({ callSid: start.callSid, agent: start.agent, callerHash: hash, startedAt: start.startedAt, profile: start.profile });
+    const memory = await stores.memory.load(hash);
+    return { recorder, memory, memoryLine: memoryPromptLine(memory) };
+  }
+
+  /** A heard turn: queued for the transcript and written to the session. Returns its turn number (1-based). */
+  turn(t: HeardTurn): number {
+    const turn = ++this.turnNo;
+    this.heard.push({ role: t.role, text: t.text });
+    this.stores.transcripts.append({ ...t, callSid: this.start.callSid, turn, callerHash: this.callerHash });
+    void this.stores.sessions.recordTurn(this.start.callSid, { turn, role: t.role, text: t.text, interrupted: t.interrupted, at: t.startedAt });
+    return turn;
+  }
+
+  /** A tool outcome (pass the call's JSON `arguments` too, so a booking can be remembered). */
+  toolResult(r: ToolResult & { arguments?: string }): void {
+    this.tools.push({ name: r.name, ok: r.ok, content: r.content, arguments: r.arguments });
+    void this.stores.sessions.recordToolResult(this.start.callSid, { toolCallId: r.toolCallId, name: r.name, ok: r.ok, content: r.content, at: Date.now() });
+  }
+
+  /**
+   * Call end (off the audio path): updates the caller's memory, puts the final call record (summary, escalated,
+   * cost), stamps the session and flushes this call's transcript. Never rejects; resolves `false` if the
+   * transcript was not fully written within `timeoutMs` (the writer keeps retrying in the background).
+   */
+  async finish(end: { endedAt: number; escalated?: boolean; cost?: unknown }, timeoutMs = 5000): Promise<boolean> {
+    const call: FinishedCall = { agent: this.start.agent, startedAt: this.start.startedAt, endedAt: end.endedAt, turns: this.heard, toolResults: this.tools, escalated: end.escalated };
+    let summary = buildMemoryUpdate(undefined, call).recent[0];
+    if (this.callerHash) {
+      try {
+        summary = (await this.stores.memory.remember(this.callerHash, call)).recent[0];
+      } catch (err) {
+        this.stores.log.warn({ callSid: this.start.callSid, err: { name: (err as Error)?.name } }, 'caller memory not updated');
+      }
+    }
+    this.stores.transcripts.putCall({
+      callSid: this.start.callSid, agent: this.start.agent, callerHash: this.callerHash, startedAt: this.start.startedAt,
+      endedAt: end.endedAt, summary, escalated: end.escalated ?? false, cost: end.cost, turns: this.turnNo,
+    });
+    await this.stores.sessions.end(this.start.callSid, end.endedAt);
+    return this.stores.transcripts.flush(this.start.callSid, timeoutMs);
+  }
+}

@@ -1,0 +1,77 @@
+// Pins the per-call recorder the pipeline uses: memory loaded at start, turns numbered and stored, memory and record at the end.
+import { randomUUID } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../fargate/src/config';
+import { CallRecorder, openStores, type Stores } from '../../../fargate/src/store/call-recorder';
+import { callerHash } from '../../../fargate/src/store/caller-memory';
+import { startDynalite, type LocalDynamo } from './dynalite';
+
+const phone = () => `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+
+describe('call recorder', () => {
+  let db: LocalDynamo;
+  let stores: Stores;
+  const hashKey = `recorder-test-key-${randomUUID()}`;
+  const writeErrors: number[] = [];
+
+  beforeAll(async () => {
+    db = await startDynalite({ table: 'transcripts' });
+    const config = loadConfig({
+      PUBLIC_URL: 'https://voice.example.com', STREAM_TOKEN_KEY: 's'.repeat(32), CALLER_HASH_KEY: hashKey,
+      TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`, TWILIO_AUTH_TOKEN: 't', TRANSFER_NUMBER: '+15557654321',
+      DEEPGRAM_API_KEY: 'd', GROQ_API_KEY: 'g', ELEVENLABS_API_KEY: 'e', TOOLS_URL: 'http://127.0.0.1:4105', TOOLS_AUTH: 'none',
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', TRANSCRIPTS_TABLE: 'transcripts', DYNAMODB_ENDPOINT: db.endpoint,
+      TRANSCRIPT_RETENTION_DAYS: '10',
+    });
+    stores = await openStores(config, pino({ level: 'silent' }), { onTranscriptWriteError: (n) => writeErrors.push(n) });
+  });
+
+  afterAll(async () => {
+    await stores.close();
+    await db.close();
+  });
+
+  async function oneCall(caller: string | undefined, booked: boolean) {
+    const callSid = `CA${randomUUID().replace(/-/g, '')}`;
+    const t0 = Date.now();
+    const { recorder, memoryLine } = await CallRecorder.start(stores, { callSid, agent: 'booking', caller, startedAt: t0, profile: { voice: 'v' } });
+    expect(recorder.turn({ role: 'user', text: 'Hi, my name is Ana. A haircut tomorrow at 9 please.', startedAt: t0 + 10 })).toBe(1);
+    if (booked) {
+      recorder.toolResult({ toolCallId: 'c1', name: 'book_appointment', ok: true, latencyMs: 40, content: '{"service":"haircut","start":"2026-11-25T09:00:00Z"}', arguments: '{"service":"haircut"}' });
+    }
+    expect(recorder.turn({ role: 'assistant', text: "You're booked for 9.", startedAt: t0 + 20, latency: { voiceToVoice: 450 } })).toBe(2);
+    expect(await recorder.finish({ endedAt: t0 + 60_000, cost: { total: 0.03 } })).toBe(true);
+    return { callSid, memoryLine, recorder };
+  }
+
+  it('welcomes a second call from the same caller with what the first call booked; a different caller gets nothing', async () => {
+    const ana = phone();
+    const first = await oneCall(ana, true);
+    expect(first.memoryLine).toBe('');
+    const second = await oneCall(ana, false);
+    expect(second.memoryLine).toContain('Name: Ana.');
+    expect(second.memoryLine).toContain('Last appointment: haircut on 2026-11-25 09:00.');
+    const stranger = await oneCall(phone(), false);
+    expect(stranger.memoryLine).toBe('');
+
+    const { Items = [] } = await db.doc.send(new QueryCommand({ TableName: 'transcripts', KeyConditionExpression: 'callSid = :c', ExpressionAttributeValues: { ':c': first.callSid }, ConsistentRead: true }));
+    expect(Items.map((i) => [i.turn, i.callerHash])).toEqual([[0, callerHash(hashKey, ana)], [1, callerHash(hashKey, ana)], [2, callerHash(hashKey, ana)]]);
+    expect(Items[0]).toMatchObject({ turns: 2, escalated: false, cost: { total: 0.03 }, summary: expect.stringContaining('booked haircut on 2026-11-25 09:00') });
+    const session = await stores.sessions.read(first.callSid);
+    expect(session?.turns).toHaveLength(2);
+    expect(session?.toolResults.map((t) => t.name)).toEqual(['book_appointment']);
+    expect(writeErrors).toEqual([]);
+    await stores.redis.del([stores.memory.key(callerHash(hashKey, ana)), ...[first, second, stranger].map((c) => stores.sessions.key(c.callSid))]);
+  });
+
+  it('gives a withheld caller no memory and no caller hash', async () => {
+    const call = await oneCall('anonymous', true);
+    expect(call.recorder.callerHash).toBeUndefined();
+    expect(call.memoryLine).toBe('');
+    const again = await oneCall('anonymous', false);
+    expect(again.memoryLine).toBe('');
+    await stores.redis.del([call, again].map((c) => stores.sessions.key(c.callSid)));
+  });
+});
