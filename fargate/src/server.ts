@@ -183,7 +183,7 @@ export function createMediaServer(deps: MediaServerDeps): MediaServer {
       if (phase === 'done') return;
       slog.warn({ code, why }, 'closing media stream: protocol violation');
       ws.close(code, why.slice(0, 120));
-      finish();
+      finish('protocol violation');
     };
     /** The call is over for us: uncount it, abort its signal, end its inbound. Idempotent. */
     const finish = (reason = 'closed') => {

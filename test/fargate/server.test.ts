@@ -329,11 +329,13 @@ describe('media server', () => {
         expect(good.client.closed).toBeUndefined();
         good.client.close();
       }
+      /** Starts a valid call on `c`; resolves with its callSid once the handler runs. */
       const started = async (c: StreamClient) => {
         const callSid = newCallSid();
         const hook = await postWebhook(base, { authToken: AUTH, publicUrl: PUBLIC, params: { CallSid: callSid, From: FROM, To: '+15550001000' } });
         c.begin({ callSid, customParameters: streamParameters(hook.body).params });
         await until(() => main.seen.has(callSid), 5000, 'start');
+        return callSid;
       };
 
       it('malformed JSON → 1007', () => withBystander((c) => c.sendRaw('{"event":"media",'), 1007));
@@ -348,14 +350,28 @@ describe('media server', () => {
 
       it('a binary frame → 1003', () => withBystander((c) => c.sendRaw(Buffer.from([1, 2, 3])), 1003));
 
-      it('a media payload that is not base64, mid-call → 1007', async () => {
+      it('a media payload that is not base64, mid-call → 1007, and that call is aborted and ended', async () => {
+        let badSid: Promise<string> | undefined;
         await withBystander((c) => {
-          void started(c).then(() => c.send({ event: 'media', streamSid: c.streamSid, media: { track: 'inbound', chunk: '1', timestamp: '0', payload: '!!notbase64!!' } }));
+          badSid = started(c).then((sid) => {
+            c.send({ event: 'media', streamSid: c.streamSid, media: { track: 'inbound', chunk: '1', timestamp: '0', payload: '!!notbase64!!' } });
+            return sid;
+          });
         }, 1007);
+        const bad = main.seen.get(await badSid!)!;
+        await until(() => bad.ended, 5000, 'bad call handler to end');
+        expect(bad.abortReason).toBe('protocol violation');
+        expect(bad.events).toEqual([]);
       });
 
-      it('malformed JSON mid-call → 1007 and its handler is aborted', async () => {
-        await withBystander((c) => void started(c).then(() => c.sendRaw('not json')), 1007);
+      it('malformed JSON mid-call → 1007, and that call is aborted', async () => {
+        let badSid: Promise<string> | undefined;
+        await withBystander((c) => {
+          badSid = started(c).then((sid) => (c.sendRaw('not json'), sid));
+        }, 1007);
+        const bad = main.seen.get(await badSid!)!;
+        await until(() => bad.ended, 5000, 'bad call handler to end');
+        expect(bad.abortReason).toBe('protocol violation');
       });
     });
 
