@@ -58,7 +58,7 @@ export const DEFAULT_PRICES: PriceTable = {
   // $0.04 (2026-10 repo note) to $0.06 (Business tier) per 1K are all quoted; the middle, June-2026 figure is used.
   elevenlabs: { per1kChars: 0.05 },
   fargate: { vcpuHour: 0.03238, gbHour: 0.00356 },
-  lambda: { perRequest: 0.2 / 1_000_000, perGbSecond: 0.0000133334 },
+  lambda: { perRequest: 0.0000002, perGbSecond: 0.0000133334 },
 };
 
 /** Task counts and sizes of the Fargate media service. */

@@ -1,6 +1,6 @@
 // The media service: Fargate (arm64) behind an ALB, draining, autoscaling on active calls, least-privilege roles.
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -199,8 +199,7 @@ export class MediaService extends Construct {
       securityGroups: [taskSg],
       assignPublicIp: false,
       healthCheckGracePeriod: Duration.seconds(30),
-      // Fargate only, never Spot: Spot gives a 2-minute warning, shorter than a call (numbers.md §3.5).
-      capacityProviderStrategies: [{ capacityProvider: 'FARGATE', weight: 1 }],
+      // Launch type FARGATE, never Spot: Spot gives a 2-minute warning, shorter than a call (numbers.md §3.5).
     });
 
     this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'Targets', {
@@ -328,5 +327,7 @@ export class MediaService extends Construct {
 function iamFindingResource(cluster: ecs.Cluster): string {
   const stack = Stack.of(cluster);
   const clusterId = stack.getLogicalId(cluster.node.defaultChild as ecs.CfnCluster);
-  return `arn:<AWS::Partition>:ecs:${stack.region}:${stack.account}:task/<${clusterId}>/*`;
+  // With @aws-cdk/core:enablePartitionLiterals (cdk.json) the partition is a literal, otherwise a reference.
+  const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
+  return `arn:${partition}:ecs:${stack.region}:${stack.account}:task/<${clusterId}>/*`;
 }

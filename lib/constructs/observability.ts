@@ -67,8 +67,9 @@ export class Observability extends Construct {
     const failures = [M.CallsFailed, M.TranscriptWriteErrors].map((n) => metric(n, s, { statistic: cloudwatch.Stats.SUM, period: FIVE_MIN }));
 
     // --- Alarms ----------------------------------------------------------------------------------------------
+    // Alarm metrics carry no label, so the alarm is a plain single-metric alarm (Statistic/ExtendedStatistic).
     alarm('VoiceToVoiceP95', {
-      metric: v2v[1],
+      metric: metric(M.VoiceToVoice, s, { statistic: 'p95', period: FIVE_MIN }),
       threshold: stage.alarms.p95VoiceToVoiceMs,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
@@ -76,9 +77,9 @@ export class Observability extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: `p95 voice-to-voice latency above ${stage.alarms.p95VoiceToVoiceMs} ms`,
     });
-    props.toolNames.forEach((tool, i) =>
+    props.toolNames.forEach((tool) =>
       alarm(`ToolLatencyP95-${tool}`, {
-        metric: toolP95[i],
+        metric: metric(M.ToolLatency, s, { statistic: 'p95', period: FIVE_MIN, tool }),
         threshold: stage.alarms.p95ToolMs,
         evaluationPeriods: 3,
         datapointsToAlarm: 2,
@@ -88,7 +89,7 @@ export class Observability extends Construct {
       }),
     );
     alarm('CostPerCallAverage', {
-      metric: cost,
+      metric: metric(M.CostPerCall, s, { statistic: cloudwatch.Stats.AVERAGE, period: FIVE_MIN }),
       threshold: stage.alarms.avgCostPerCallUsd,
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -1,0 +1,319 @@
+// Pins the synthesized dev and prod stacks: security settings, draining, scaling, alarms, routes, env, cdk-nag.
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { envSchema } from '../../fargate/src/config';
+import { stages } from '../../lib/config';
+import { discoverTools } from '../../lib/constructs/tools-api';
+import { ROOT, type Synthesized, logicalId, propsOf, resourcesOf, synthStage } from './synth';
+
+// Two synths for the whole file (each bundles every Lambda with esbuild; the bundles are cached in-process).
+const synthesized: Record<'dev' | 'prod', Synthesized> = {} as never;
+beforeAll(() => {
+  synthesized.dev = synthStage('dev');
+  synthesized.prod = synthStage('prod');
+}, 600_000);
+
+const toolsOnDisk = discoverTools(path.join(ROOT, 'lambdas', 'tools'));
+
+/** The statements of the one policy attached to `roleId`. */
+function statementsOfRole(s: Synthesized, roleId: string): Record<string, any>[] {
+  const policies = resourcesOf(s.serviceTemplate, 'AWS::IAM::Policy').filter(([, r]) =>
+    (r.Properties.Roles as unknown[]).some((ref) => JSON.stringify(ref) === JSON.stringify({ Ref: roleId })),
+  );
+  expect(policies).toHaveLength(1);
+  return policies[0][1].Properties.PolicyDocument.Statement;
+}
+
+const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
+  const stage = stages[name];
+  const s = () => synthesized[name];
+
+  it('synthesizes with zero unacknowledged cdk-nag (AwsSolutions, PCI DSS 3.2.1) or template findings', () => {
+    expect(s().violations).toEqual([]);
+  });
+
+  it('routes one IAM-authorized POST /tools/{name} per tool directory, plus the authorized Vapi route, and nothing anonymous', () => {
+    expect(toolsOnDisk.length).toBeGreaterThan(0);
+    const routes = resourcesOf(s().serviceTemplate, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    for (const route of routes) expect(['AWS_IAM', 'CUSTOM']).toContain(route.AuthorizationType);
+    const toolRoutes = routes.filter((r) => String(r.RouteKey).startsWith('POST /tools/'));
+    expect(toolRoutes.map((r) => r.RouteKey).sort()).toEqual(toolsOnDisk.map((t) => `POST /tools/${t.name}`).sort());
+    for (const r of toolRoutes) expect(r.AuthorizationType).toBe('AWS_IAM');
+    const vapi = routes.find((r) => r.RouteKey === 'POST /vapi/tool-calls');
+    expect(vapi?.AuthorizationType).toBe('CUSTOM');
+    expect(routes).toHaveLength(toolsOnDisk.length + 1);
+    s().serviceTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['$request.header.x-vapi-secret'],
+      EnableSimpleResponses: true,
+    });
+  });
+
+  it('gives each tool and the Vapi handler a live alias with the stage provisioned concurrency', () => {
+    const { toolsApi } = s().service;
+    const expected = name === 'dev' ? {} : { check_availability: 4 };
+    const fallback = name === 'dev' ? undefined : 2;
+    const aliases = [...toolsApi.tools.entries(), ['vapi', toolsApi.vapi!] as const];
+    for (const [tool, { alias }] of aliases) {
+      const props = propsOf(s().serviceTemplate, logicalId(alias));
+      expect(props.Name).toBe('live');
+      const want = (expected as Record<string, number>)[tool] ?? fallback;
+      expect(props.ProvisionedConcurrencyConfig?.ProvisionedConcurrentExecutions, tool).toBe(want);
+    }
+  });
+
+  it('runs every Lambda on Node 22 arm64 inside the VPC with the contract environment', () => {
+    const fns = resourcesOf(s().serviceTemplate, 'AWS::Lambda::Function').map(([, r]) => r.Properties);
+    expect(fns).toHaveLength(toolsOnDisk.length + 3);
+    for (const fn of fns) {
+      expect(fn.Runtime).toBe('nodejs22.x');
+      expect(fn.Architectures).toEqual(['arm64']);
+      expect(fn.VpcConfig.SubnetIds.length).toBe(2);
+      const env = fn.Environment.Variables;
+      expect(env).toMatchObject({ STAGE: name, REDIS_PORT: '6380', REDIS_TLS: 'true', POWERTOOLS_METRICS_NAMESPACE: 'VoiceAgent' });
+      for (const key of ['REDIS_HOST', 'REDIS_AUTH_SECRET_ARN', 'POWERTOOLS_SERVICE_NAME']) expect(env[key], key).toBeDefined();
+    }
+    const byService = (svc: string) => fns.find((f) => f.Environment.Variables.POWERTOOLS_SERVICE_NAME === svc)!.Environment.Variables;
+    for (const t of toolsOnDisk) expect(Object.keys(byService(`tool-${t.dir}`))).toEqual(expect.arrayContaining(['BUSINESS_TABLE', 'IDEMPOTENCY_TABLE']));
+    expect(byService('vapi-authorizer').VAPI_SECRET_ARN).toBeDefined();
+    expect(Object.keys(byService('privacy'))).toEqual(expect.arrayContaining(['TRANSCRIPTS_TABLE', 'CALLER_HASH_KEY_SECRET_ARN']));
+  });
+
+  it('builds Redis as a multi-AZ replication group with failover, TLS, AUTH from Secrets Manager, encryption at rest, on a non-default port', () => {
+    const [[, redis]] = resourcesOf(s().dataTemplate, 'AWS::ElastiCache::ReplicationGroup');
+    const p = redis.Properties;
+    expect(p).toMatchObject({
+      MultiAZEnabled: true,
+      AutomaticFailoverEnabled: true,
+      NumCacheClusters: 2,
+      TransitEncryptionEnabled: true,
+      TransitEncryptionMode: 'required',
+      AtRestEncryptionEnabled: true,
+    });
+    expect(p.Port).not.toBe(6379);
+    expect(p.Port).toBe(6380);
+    expect(p.KmsKeyId).toBeDefined();
+    expect(JSON.stringify(p.AuthToken)).toContain('{{resolve:secretsmanager:');
+    expect(JSON.stringify(p.AuthToken)).toContain(logicalId(s().data.cache.authSecret));
+  });
+
+  it('keeps transcripts with PITR, TTL on expiresAt, a NEW_IMAGE stream and the byCaller index, under a rotating customer-managed key', () => {
+    const { table, key } = s().data.transcripts;
+    const resource = s().dataTemplate.toJSON().Resources[logicalId(table)];
+    expect(resource.Properties).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'callSid', KeyType: 'HASH' },
+        { AttributeName: 'turn', KeyType: 'RANGE' },
+      ],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [logicalId(key), 'Arn'] } },
+      GlobalSecondaryIndexes: [
+        expect.objectContaining({
+          IndexName: 'byCaller',
+          KeySchema: [
+            { AttributeName: 'callerHash', KeyType: 'HASH' },
+            { AttributeName: 'startedAt', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+    });
+    expect(propsOf(s().dataTemplate, logicalId(key)).EnableKeyRotation).toBe(true);
+    // Stateful resources survive a stack deletion in prod only.
+    expect(resource.DeletionPolicy).toBe(name === 'prod' ? 'Retain' : 'Delete');
+    expect(resource.Properties.DeletionProtectionEnabled ?? false).toBe(name === 'prod');
+    expect(s().data.terminationProtection).toBe(name === 'prod');
+  });
+
+  it('creates the business and idempotency tables with their contract keys', () => {
+    const { business, idempotency } = s().data.tables;
+    expect(propsOf(s().dataTemplate, logicalId(business))).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [expect.objectContaining({ IndexName: 'gsi1' })],
+    });
+    expect(propsOf(s().dataTemplate, logicalId(idempotency))).toMatchObject({
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+    });
+  });
+
+  it('limits the task role to invoking the tool routes, writing transcripts, querying byCaller, the transcripts key and its own scale-in protection', () => {
+    const media = s().service.media;
+    const statements = statementsOfRole(s(), logicalId(media.taskDefinition.taskRole));
+    const bySid = Object.fromEntries(statements.map((st) => [st.Sid, st]));
+    expect(Object.keys(bySid).sort()).toEqual(['InvokeTools', 'ReadCallerHistory', 'ScaleInProtection', 'TranscriptsKey', 'WriteTranscripts']);
+    for (const st of statements) {
+      expect(st.Effect).toBe('Allow');
+      expect(asArray(st.Resource)).not.toContain('*');
+    }
+    expect(bySid.InvokeTools.Action).toBe('execute-api:Invoke');
+    const routeArns = asArray(bySid.InvokeTools.Resource).map((r) => JSON.stringify(r));
+    expect(routeArns).toHaveLength(toolsOnDisk.length);
+    for (const t of toolsOnDisk) expect(routeArns.some((r) => r.includes(`/$default/POST/tools/${t.name}"`))).toBe(true);
+    expect(asArray(bySid.WriteTranscripts.Action).sort()).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(JSON.stringify(bySid.WriteTranscripts.Resource)).toContain('TranscriptsTable');
+    expect(bySid.ReadCallerHistory.Action).toBe('dynamodb:Query');
+    expect(JSON.stringify(bySid.ReadCallerHistory.Resource)).toContain('/index/byCaller');
+    expect(asArray(bySid.TranscriptsKey.Action).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
+    expect(bySid.TranscriptsKey.Condition).toEqual({ StringEquals: { 'kms:ViaService': `dynamodb.${stage.region}.amazonaws.com` } });
+    expect(asArray(bySid.ScaleInProtection.Action).sort()).toEqual(['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection']);
+    const taskArn = JSON.stringify(bySid.ScaleInProtection.Resource);
+    expect(taskArn).toContain(':task/');
+    expect(taskArn).toContain(logicalId(media.cluster));
+  });
+
+  it('injects every credential as an ECS secret and sets every required media-service variable', () => {
+    const [[, taskDef]] = resourcesOf(s().serviceTemplate, 'AWS::ECS::TaskDefinition');
+    const [container] = taskDef.Properties.ContainerDefinitions;
+    const env = Object.fromEntries((container.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+    const secrets = (container.Secrets as { Name: string }[]).map((x) => x.Name).sort();
+    expect(secrets).toEqual(
+      ['CALLER_HASH_KEY', 'DEEPGRAM_API_KEY', 'ELEVENLABS_API_KEY', 'GROQ_API_KEY', 'REDIS_PASSWORD', 'STREAM_TOKEN_KEY', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'].sort(),
+    );
+    // No credential also appears as plain text.
+    for (const name of secrets) expect(env[name]).toBeUndefined();
+    // Every variable fargate/src/config.ts requires (no default, not optional) is provided one way or the other.
+    const required = Object.entries(envSchema.shape)
+      .filter(([, schema]) => !(schema as { safeParse(v: unknown): { success: boolean } }).safeParse(undefined).success)
+      .map(([key]) => key);
+    expect(required.length).toBeGreaterThan(5);
+    for (const key of required) expect(key in env || secrets.includes(key), key).toBe(true);
+    expect(env).toMatchObject({
+      STAGE: name,
+      MAX_CALLS: String(stage.media.callsPerTask),
+      TRANSFER_NUMBER: stage.transferNumber,
+      LLM_MODEL_SMALL: 'openai/gpt-oss-20b',
+      LLM_MODEL_LARGE: 'openai/gpt-oss-120b',
+      REDIS_PORT: '6380',
+      REDIS_TLS: 'true',
+      TOOLS_AUTH: 'iam',
+      COST_CAP_USD: String(stage.costCapUsd),
+      TRANSCRIPT_RETENTION_DAYS: String(stage.transcriptRetentionDays),
+      DRAIN_SECONDS: '110',
+    });
+    expect(JSON.parse(env.PRICES_JSON as string)).toEqual(stage.prices);
+    expect(container.StopTimeout).toBe(120);
+    expect(taskDef.Properties.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+  });
+
+  it('drains calls: /healthz health check, deregistration delay from the stage, 4000 s ALB idle timeout', () => {
+    s().serviceTemplate.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckPath: '/healthz',
+      TargetType: 'ip',
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(stage.media.drainSeconds) }]),
+    });
+    s().serviceTemplate.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      LoadBalancerAttributes: Match.arrayWith([
+        { Key: 'idle_timeout.timeout_seconds', Value: '4000' },
+        { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
+      ]),
+    });
+  });
+
+  it('scales on average ActiveCalls per task toward the stage target', () => {
+    s().serviceTemplate.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: stage.media.minTasks,
+      MaxCapacity: stage.media.maxTasks,
+    });
+    s().serviceTemplate.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: {
+        TargetValue: 35,
+        CustomizedMetricSpecification: {
+          MetricName: 'ActiveCalls',
+          Namespace: 'VoiceAgent',
+          Statistic: 'Average',
+          Dimensions: [{ Name: 'Stage', Value: name }],
+        },
+      },
+    });
+  });
+
+  it('alarms on p95 (never Average) for voice-to-voice and each tool, average cost, and missing ActiveCalls as breaching', () => {
+    const alarms = resourcesOf(s().serviceTemplate, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    const v2v = alarms.filter((a) => a.MetricName === 'VoiceToVoice');
+    expect(v2v).toHaveLength(1);
+    expect(v2v[0]).toMatchObject({ ExtendedStatistic: 'p95', Threshold: stage.alarms.p95VoiceToVoiceMs, Dimensions: [{ Name: 'Stage', Value: name }] });
+    expect(v2v[0].Statistic).toBeUndefined();
+    const tools = alarms.filter((a) => a.MetricName === 'ToolLatency');
+    expect(tools).toHaveLength(toolsOnDisk.length);
+    for (const a of tools) {
+      expect(a).toMatchObject({ ExtendedStatistic: 'p95', Threshold: stage.alarms.p95ToolMs });
+      expect(a.Statistic).toBeUndefined();
+      expect(a.Dimensions.map((d: { Name: string }) => d.Name).sort()).toEqual(['Stage', 'Tool']);
+    }
+    expect(alarms.find((a) => a.MetricName === 'CostPerCall')).toMatchObject({ Statistic: 'Average', Threshold: stage.alarms.avgCostPerCallUsd });
+    expect(alarms.find((a) => a.MetricName === 'ActiveCalls')).toMatchObject({ Statistic: 'SampleCount', TreatMissingData: 'breaching' });
+    expect(JSON.stringify(alarms.find((a) => a.AlarmName === `voice-agent-${name}-ProviderErrors`))).toContain('SUM(ProviderErrors)');
+    for (const metricName of ['Errors', 'Throttles']) {
+      expect(alarms.filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === metricName)).toHaveLength(toolsOnDisk.length + 3);
+    }
+    expect(alarms.some((a) => a.Namespace === 'AWS/ApplicationELB' && a.MetricName === 'HTTPCode_ELB_5XX_Count')).toBe(true);
+    // Every alarm notifies the one topic.
+    const topicId = logicalId(s().service.observability.topic);
+    for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
+  it('encrypts the alarm topic with KMS and refuses non-TLS publishers', () => {
+    const topic = propsOf(s().serviceTemplate, logicalId(s().service.observability.topic));
+    expect(topic.KmsMasterKeyId).toBeDefined();
+    s().serviceTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+});
+
+describe('listeners', () => {
+  it('dev (no certificate) serves plain HTTP only and advertises an http:// PUBLIC_URL', () => {
+    const listeners = resourcesOf(synthesized.dev.serviceTemplate, 'AWS::ElasticLoadBalancingV2::Listener').map(([, r]) => r.Properties);
+    expect(listeners).toHaveLength(1);
+    expect(listeners[0]).toMatchObject({ Port: 80, Protocol: 'HTTP' });
+    expect(listeners[0].DefaultActions[0].Type).toBe('forward');
+    expect(synthesized.dev.service.media.publicUrl.startsWith('http://')).toBe(true);
+  });
+
+  it('prod (certificate) serves HTTPS with the certificate and only redirects port 80', () => {
+    const listeners = resourcesOf(synthesized.prod.serviceTemplate, 'AWS::ElasticLoadBalancingV2::Listener').map(([, r]) => r.Properties);
+    const https = listeners.find((l) => l.Port === 443);
+    expect(https).toMatchObject({ Protocol: 'HTTPS', Certificates: [{ CertificateArn: stages.prod.certificateArn }] });
+    expect(https!.DefaultActions[0].Type).toBe('forward');
+    const http = listeners.find((l) => l.Port === 80);
+    expect(http!.DefaultActions).toEqual([
+      { Type: 'redirect', RedirectConfig: { Port: '443', Protocol: 'HTTPS', StatusCode: 'HTTP_301' } },
+    ]);
+    expect(synthesized.prod.service.media.publicUrl).toBe(`https://${stages.prod.domainName}`);
+  });
+});
+
+describe('packaging', () => {
+  it('bundles every Lambda with esbuild as minified ESM with a source map', () => {
+    const dir = synthesized.dev.app.outdir;
+    // Each function's S3Key is `<asset hash>.zip`; the staged bundle sits in `asset.<hash>` of the assembly.
+    const fnAssets = resourcesOf(synthesized.dev.serviceTemplate, 'AWS::Lambda::Function').map(
+      ([, r]) => `asset.${String(r.Properties.Code.S3Key).replace(/\.zip$/, '')}`,
+    );
+    expect(fnAssets).toHaveLength(toolsOnDisk.length + 3);
+    for (const asset of fnAssets) {
+      expect(existsSync(path.join(dir, asset, 'index.mjs')), asset).toBe(true);
+      expect(existsSync(path.join(dir, asset, 'index.mjs.map')), asset).toBe(true);
+      const code = readFileSync(path.join(dir, asset, 'index.mjs'), 'utf8');
+      // ESM with the require() shim banner, minified to a handful of lines, pointing at its map.
+      expect(code.startsWith("import { createRequire as __cr } from 'node:module';"), asset).toBe(true);
+      expect(code.split('\n').length, asset).toBeLessThan(20);
+      expect(code).toContain('//# sourceMappingURL=index.mjs.map');
+    }
+  });
+
+  it('builds the media image from fargate/Dockerfile for linux/arm64', () => {
+    const docker = resourcesOf(synthesized.dev.serviceTemplate, 'AWS::ECS::TaskDefinition')[0][1].Properties.ContainerDefinitions[0].Image;
+    expect(JSON.stringify(docker)).toContain('container-assets');
+  });
+});
