@@ -70,6 +70,11 @@ export interface PlaceCallOptions {
   maxCallMs?: number;
 }
 
+/** The object with its number fields rounded to 0.1 ms (sub-millisecond digits are timer noise). */
+function roundTimes<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 10) / 10 : v])) as T;
+}
+
 /** One 20 ms Twilio media frame. */
 const FRAME_MS = 20;
 const SILENT_FRAME = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
@@ -540,7 +545,7 @@ class SimulatedCall {
         audio.set(c, off);
         off += c.length;
       }
-      return { ...t, audio };
+      return { ...roundTimes(t), ...(t.bargeIn ? { bargeIn: roundTimes(t.bargeIn) } : {}), audio };
     });
     const endedByOtherSide = this.endedBy === 'redirected' || this.endedBy === 'server-closed';
     return {
@@ -550,7 +555,7 @@ class SimulatedCall {
       accountSid: this.s.accountSid,
       streamUrl: this.s.streamUrl,
       startedAt: this.startedAtIso,
-      durationMs: now,
+      durationMs: Math.round(now),
       endedBy: this.endedBy,
       completed: this.completed,
       turns,
