@@ -80,37 +80,53 @@ export function sleep(ms: number): Promise<void> {
  */
 export class OrderedSender {
   private lastDue = 0;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private pending = 0;
+  /** Due times never decrease, so the queue is already in send order; one timer serves its head. */
+  private readonly queue: { due: number; fn: () => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
 
   /** Runs `fn` after `delayMs`, never before anything scheduled earlier. */
   schedule(delayMs: number, fn: () => void): void {
     const due = Math.max(Date.now() + Math.max(0, delayMs), this.lastDue);
     this.lastDue = due;
-    this.pending++;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
+    this.queue.push({ due, fn });
+    if (this.queue.length === 1) this.arm();
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    const head = this.queue[0];
+    if (!head) {
+      this.timer = undefined;
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    this.timer = setTimeout(() => this.pump(), Math.max(0, head.due - Date.now()));
+  }
+
+  private pump(): void {
+    // Timers can fire a millisecond early relative to Date.now(); a 1 ms tolerance keeps the order and the pace.
+    while (this.queue.length && this.queue[0]!.due <= Date.now() + 1) {
+      const { fn } = this.queue.shift()!;
       try {
         fn();
-      } finally {
-        this.pending--;
-        if (this.pending === 0) for (const w of this.idleWaiters.splice(0)) w();
+      } catch {
+        // A failed send (socket gone) must not stop later ones.
       }
-    }, due - Date.now());
-    this.timers.add(t);
+    }
+    this.arm();
   }
 
   /** Resolves once everything scheduled so far has run. */
   idle(): Promise<void> {
-    return this.pending === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+    return this.queue.length === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
   }
 
   /** Cancels everything not yet sent. */
   cancel(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    this.pending = 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queue.length = 0;
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }

@@ -123,6 +123,18 @@ describe('Deepgram /v1/listen', () => {
     short.conn.close();
   });
 
+  it('sends at least one interim for a burst shorter than the interim period, showing the whole line', async () => {
+    emu.setScript(['yes']);
+    const c = await openV1({ interim_results: 'true', endpointing: 300 });
+    c.send(audio(speech(400), 600));
+    await waitFor('final', () => results(c.messages).find((m) => m.is_final));
+    expect(results(c.messages).map((m) => [m.is_final, m.channel.alternatives[0].transcript])).toEqual([
+      [false, 'yes'],
+      [true, 'yes'],
+    ]);
+    c.conn.close();
+  });
+
   it('finalizes pending speech on Finalize with from_finalize true and keeps the next line for the next burst', async () => {
     emu.setScript(['book it please', 'thanks']);
     const c = await openV1({ endpointing: 2000, interim_results: 'false' });
@@ -182,6 +194,17 @@ describe('Deepgram /v1/listen', () => {
     const ok = await openV1({});
     expect(ok.closed()).toBeUndefined();
     ok.conn.close();
+  });
+
+  it('drops the connection without a close frame after dropAfterMs (clients see 1006), even after a slow accept', async () => {
+    emu.setKnobs({ dropAfterMs: 50, acceptDelayMs: { p50: 30, p95: 60, dist: 'uniform' } });
+    try {
+      const c = await openV1({});
+      await waitFor('close', () => c.closed());
+      expect(c.closed()!.code).toBe(1006);
+    } finally {
+      emu.setKnobs({ dropAfterMs: undefined, acceptDelayMs: undefined });
+    }
   });
 
   it('closes with the vendor error configured by closeWith', async () => {
