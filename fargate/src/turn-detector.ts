@@ -31,16 +31,21 @@ export interface BargeInOptions {
   /** Interim words (not all backchannel) that prove the caller is really talking. @default 2 */
   minWords: number;
   /**
-   * Speech duration (ms since SpeechStarted arrived) after which the caller barges in even before a transcript, unless
-   * the transcript so far is only backchannel. SpeechStarted itself lags the onset (~100 ms), so this stays small.
-   * @default 120
+   * Speech (ms since SpeechStarted arrived) after which a transcript that is not backchannel barges in even with one
+   * word. SpeechStarted itself lags the onset (~100 ms), so this stays small to keep `clear` within ~300 ms of onset.
+   * @default 100
    */
   minSpeechMs: number;
+  /**
+   * With no transcript at all after this long (a recogniser with a slow interim cadence), barge in on voice activity
+   * alone rather than keep talking over the caller. @default 350
+   */
+  maxWaitForTextMs: number;
 }
 
 export interface TurnDetectorOptions {
   endpointing: EndpointingProfile;
-  /** @default { minWords: 2, minSpeechMs: 120 } */
+  /** @default { minWords: 2, minSpeechMs: 100, maxWaitForTextMs: 350 } */
   bargeIn?: Partial<BargeInOptions>;
   /**
    * Safety net when the recogniser never says the turn is over (a lost UtteranceEnd): finalized text older than this
@@ -90,8 +95,10 @@ interface Segment {
  * Nova-3: the turn ends on `speech_final`, or on `UtteranceEnd` with no `speech_final` since the last finished turn
  * (Deepgram "End of Speech Detection"); `is_final` segments accumulate until then.
  * Flux: EagerEndOfTurn → `speculate`, TurnResumed → `speculation-cancelled`, EndOfTurn → `user-finished`.
- * Barge-in (`user-started`) fires once per turn, only while the agent is audible, after enough caller speech, and
- * never for backchannel alone; a backchannel-only turn while the agent talks is dropped, so "mm-hm" never stops it.
+ * Barge-in (`user-started`) fires once per turn, only while the agent is audible: at once on ≥ minWords interim words,
+ * after minSpeechMs on any transcript that is not backchannel, after maxWaitForTextMs on voice activity alone; never
+ * while the words so far are only backchannel. A backchannel-only turn while the agent talks is dropped, so "mm-hm"
+ * never stops the agent or starts a reply.
  */
 export class EndpointingTurnDetector implements TurnDetector {
   private readonly bargeIn: BargeInOptions;
@@ -105,7 +112,7 @@ export class EndpointingTurnDetector implements TurnDetector {
   private lastSttAt = 0;
 
   constructor(opts: TurnDetectorOptions) {
-    this.bargeIn = { minWords: 2, minSpeechMs: 120, ...opts.bargeIn };
+    this.bargeIn = { minWords: 2, minSpeechMs: 100, maxWaitForTextMs: 350, ...opts.bargeIn };
     this.maxSilenceMs = opts.maxSilenceMs ?? opts.endpointing.utteranceEndMs + 1000;
   }
 
@@ -157,9 +164,11 @@ export class EndpointingTurnDetector implements TurnDetector {
     if (!agentAudible || this.bargedIn || this.speechStartedAt === undefined) return undefined;
     const heard = [...this.segments.map((s) => s.text), this.interim].filter(Boolean).join(' ');
     if (heard && isBackchannel(heard)) return undefined;
-    const enoughWords = wordCount(heard) >= this.bargeIn.minWords;
-    const longEnough = now - this.speechStartedAt >= this.bargeIn.minSpeechMs;
-    if (!enoughWords && !longEnough) return undefined;
+    const elapsed = now - this.speechStartedAt;
+    const enough = heard
+      ? wordCount(heard) >= this.bargeIn.minWords || elapsed >= this.bargeIn.minSpeechMs
+      : elapsed >= this.bargeIn.maxWaitForTextMs;
+    if (!enough) return undefined;
     this.bargedIn = true;
     return { kind: 'user-started' };
   }

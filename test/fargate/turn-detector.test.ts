@@ -72,11 +72,20 @@ describe('turn detector barge-in', () => {
     ]);
   });
 
-  it('fires user-started on a tick once the caller has spoken minSpeechMs, before any transcript', () => {
+  it('fires user-started on one non-backchannel word once the caller has spoken minSpeechMs', () => {
     run([
       [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [interim('Actually,'), 1010, true, undefined],
       [tick, 1050, true, undefined],
-      [tick, 1120, true, { kind: 'user-started' }],
+      [tick, 1100, true, { kind: 'user-started' }],
+    ]);
+  });
+
+  it('fires on voice activity alone when no transcript comes within maxWaitForTextMs', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [tick, 1200, true, undefined],
+      [tick, 1350, true, { kind: 'user-started' }],
     ]);
   });
 

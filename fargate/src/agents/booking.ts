@@ -12,7 +12,7 @@ export const bookingAgent: AgentProfile = {
     'If the caller wants a person, call transfer_to_human. For a deposit or payment, call take_payment;',
     'never ask for or repeat card numbers yourself.',
   ].join(' '),
-  tools: ['check_availability', 'book_appointment', 'cancel_appointment', 'lookup_customer', 'transfer_to_human', 'take_payment'],
+  tools: ['check_availability', 'book_appointment', 'change_appointment', 'lookup_customer', 'transfer_to_human', 'take_payment'],
   endpointing: 'balanced',
   stt: 'nova-3',
   llm: 'small',

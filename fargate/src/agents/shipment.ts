@@ -10,10 +10,10 @@ export const shipmentAgent: AgentProfile = {
   systemPrompt: [
     'You are the phone assistant of Parcel Express. Today is {today}.',
     'Speak in short, plain sentences: this is a phone call, so no lists, markdown or emojis.',
-    'Ask for the tracking number if you do not have it, call shipment_status, then say the status and expected day.',
+    'Ask for the tracking number if you do not have it, call get_shipment_status, then say the status and expected day.',
     'If it is delayed, give the reason. If the caller wants a person, call transfer_to_human.',
   ].join(' '),
-  tools: ['shipment_status', 'lookup_customer', 'transfer_to_human'],
+  tools: ['get_shipment_status', 'lookup_customer', 'transfer_to_human'],
   endpointing: 'conservative',
   stt: 'nova-3',
   llm: 'small',

@@ -1,0 +1,385 @@
+// One agent turn: LLM ⇄ tools → clauses → TTS → transport (via the playout), abortable, optionally held (speculative).
+import type { LatencyClass } from '../../lambdas/shared/contract';
+import type { CachedAudio } from './audio-cache';
+import { evenAlignment, type Playout } from './conversation';
+import { PAYMENT_TOOL, TRANSFER_TOOL, parsePaymentArgs } from './escalation';
+import type { Logger } from './observability/logger';
+import type { ChatMessage, LanguageModel, LlmTool, TextToSpeech, ToolCall, ToolClient, ToolResult, TtsChunk } from './providers/types';
+import { ClauseChunker } from './text-chunker';
+
+/** An async iterable fed by `push` and closed by `end`: the TTS text input of one reply. */
+export class PushQueue<T> implements AsyncIterable<T> {
+  private readonly items: T[] = [];
+  private wake: (() => void) | undefined;
+  private ended = false;
+
+  push(item: T): void {
+    if (this.ended) return;
+    this.items.push(item);
+    this.wake?.();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      while (this.items.length) yield this.items.shift()!;
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+}
+
+/** Per-turn latency waterfall, wall-clock ms (Date.now()) unless named *Ms. */
+export interface TurnMeasures {
+  callSid: string;
+  /** 1-based reply number in the call. */
+  turn: number;
+  replyId: string;
+  /** The caller's last word ended (STT word end on the media timeline, mapped to wall time). */
+  speechEndAt?: number;
+  /** The turn detector said the caller finished (the STT final arrived). */
+  sttFinalAt?: number;
+  replyStartedAt: number;
+  llmFirstTokenAt?: number;
+  firstClauseAt?: number;
+  ttsFirstByteAt?: number;
+  /** The first agent audio frame went to Twilio. */
+  firstAudioAt?: number;
+  /** SttFinalDelay: speech end → STT final. */
+  sttFinalDelayMs?: number;
+  /** LlmTimeToFirstToken of the first LLM round. */
+  llmTimeToFirstTokenMs?: number;
+  /** TtsTimeToFirstByte: first clause sent → first audio byte back. */
+  ttsTimeToFirstByteMs?: number;
+  /** VoiceToVoice: speech end → first agent audio sent. */
+  voiceToVoiceMs?: number;
+  tools: { name: string; ms: number; ok: boolean }[];
+  interrupted: boolean;
+  /** Started on a Flux EagerEndOfTurn. */
+  speculative: boolean;
+  /** A speculative reply dropped on TurnResumed: its tokens were wasted. */
+  discarded: boolean;
+}
+
+/** LLM/TTS consumption of one reply, for the cost meter. */
+export interface ReplyUsage {
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** Characters sent to TTS. */
+  ttsChars: number;
+  /** True when the reply was dropped (speculation cancelled or superseded): the spend bought nothing. */
+  wasted: boolean;
+}
+
+/** What a call reports to observability: one small seam (EMF metrics, cost meter, model router plug in here). */
+export interface CallObserver {
+  /** Once per reply, after it ends (or is interrupted or discarded). */
+  turn(m: TurnMeasures): void;
+  /** Every tool call the pipeline made. */
+  toolCall(name: string, ms: number, ok: boolean): void;
+  /** LLM tokens and TTS characters of each reply. */
+  usage(u: ReplyUsage): void;
+  /** Once when the call ends. */
+  end(summary: CallSummary): void;
+}
+
+/** The end-of-call figures. */
+export interface CallSummary {
+  callSid: string;
+  agent: string;
+  startedAt: number;
+  endedAt: number;
+  turns: number;
+  interruptions: number;
+  escalated: boolean;
+  failed: boolean;
+  /** Seconds of caller audio streamed to the STT. */
+  sttSeconds: number;
+  /** `start` → first greeting frame sent, ms. */
+  greetingMs?: number;
+}
+
+/** What a reply asks the call to do after speaking. */
+export type ReplyAction = { kind: 'transfer'; reason: string } | { kind: 'pay'; amount: string };
+
+export interface ReplyOutcome {
+  status: 'done' | 'aborted' | 'failed';
+  /** Messages to append to the history (tool exchanges and assistant text), in order. */
+  messages: ChatMessage[];
+  /** The assistant text in order, as spoken. */
+  spoken: string;
+  toolResults: (ToolResult & { arguments: string })[];
+  action?: ReplyAction;
+  error?: unknown;
+}
+
+export interface ReplyDeps {
+  callSid: string;
+  callerHash?: string;
+  llm: LanguageModel;
+  tts: TextToSpeech;
+  tools: ToolClient;
+  model: string;
+  toolDefs: LlmTool[];
+  latencyClass(tool: string): LatencyClass;
+  /** A cached filler phrase to play before a slow tool, if one is ready. */
+  filler(): CachedAudio | undefined;
+  playout: Playout;
+  log: Logger;
+  now?: () => number;
+  /** LLM rounds (each may call tools) before the model must answer in words. @default 3 */
+  maxRounds?: number;
+  /** Reply token cap: phone answers are short. @default 300 */
+  maxTokens?: number;
+}
+
+/** Rough tokens of text a stream produced before it was aborted (no usage frame arrives then): ~4 chars per token. */
+const estimateTokens = (chars: number) => Math.ceil(chars / 4);
+
+/**
+ * One agent turn. Streams the LLM; each clause goes to this reply's TTS context at once; audio goes to the playout
+ * (Twilio `media` + `mark`) as it arrives, or is held while the reply is speculative. Tool calls play a cached
+ * filler first when slow, run with the reply's signal, and loop back to the LLM (bounded rounds). `abort` stops
+ * LLM, TTS and tools together.
+ */
+export class Reply {
+  readonly measures: TurnMeasures;
+  readonly done: Promise<ReplyOutcome>;
+  private readonly controller = new AbortController();
+  private readonly signal: AbortSignal;
+  private held: boolean;
+  private readonly heldChunks: { audio: Uint8Array; alignment: { chars: string[]; charStartMs: number[]; charDurationMs: number[] } }[] = [];
+  private releaseGate!: () => void;
+  private readonly released: Promise<void>;
+  private readonly now: () => number;
+  private usage: ReplyUsage;
+  private streamedChars = 0;
+  private gotUsage = false;
+  private firstPieceAt: number | undefined;
+  private sentAudio = false;
+  private aligned = true;
+
+  constructor(
+    private readonly deps: ReplyDeps,
+    readonly id: string,
+    turn: number,
+    private readonly messages: ChatMessage[],
+    opts: { speculative: boolean; callSignal: AbortSignal; speechEndAt?: number; sttFinalAt?: number },
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.signal = AbortSignal.any([opts.callSignal, this.controller.signal]);
+    this.held = opts.speculative;
+    this.released = new Promise((resolve) => (this.releaseGate = resolve));
+    if (!opts.speculative) this.releaseGate();
+    this.measures = {
+      callSid: deps.callSid, turn, replyId: id, replyStartedAt: this.now(), speechEndAt: opts.speechEndAt, sttFinalAt: opts.sttFinalAt,
+      tools: [], interrupted: false, speculative: opts.speculative, discarded: false,
+    };
+    this.usage = { model: deps.model, inputTokens: 0, outputTokens: 0, ttsChars: 0, wasted: false };
+    this.done = this.run();
+  }
+
+  /** True once any of this reply's audio went to Twilio. */
+  get audible(): boolean {
+    return this.sentAudio;
+  }
+
+  /** False when some audio came without TTS alignment (heard text is then estimated from bytes). */
+  get hasAlignment(): boolean {
+    return this.aligned;
+  }
+
+  /** Still held (speculative, not yet confirmed). */
+  get isHeld(): boolean {
+    return this.held;
+  }
+
+  /** The caller's turn is confirmed: send the held audio at once and let the rest flow. */
+  release(confirm: { speechEndAt?: number; sttFinalAt?: number } = {}): void {
+    if (!this.held) return;
+    this.held = false;
+    if (confirm.speechEndAt !== undefined) this.measures.speechEndAt = confirm.speechEndAt;
+    if (confirm.sttFinalAt !== undefined) this.measures.sttFinalAt = confirm.sttFinalAt;
+    for (const c of this.heldChunks.splice(0)) this.send(c.audio, c.alignment);
+    this.releaseGate();
+  }
+
+  /** Stops LLM, TTS and tools. `discard` marks a speculative reply dropped unheard (its spend is wasted). */
+  abort(reason: 'interrupted' | 'discarded' | 'superseded' | 'call-ended'): void {
+    if (this.controller.signal.aborted) return;
+    if (reason === 'interrupted') this.measures.interrupted = true;
+    if (reason === 'discarded') this.measures.discarded = true;
+    if (reason === 'discarded' || reason === 'superseded') this.usage.wasted = !this.sentAudio;
+    this.heldChunks.length = 0;
+    this.controller.abort(reason);
+    this.releaseGate();
+  }
+
+  /** Token and character spend so far (estimated for an aborted stream). */
+  spend(): ReplyUsage {
+    return this.gotUsage ? this.usage : { ...this.usage, outputTokens: this.usage.outputTokens + estimateTokens(this.streamedChars) };
+  }
+
+  private send(audio: Uint8Array, alignment: TtsChunk['alignment'] & object): void {
+    if (this.signal.aborted) return;
+    if (!this.sentAudio) {
+      this.sentAudio = true;
+      this.measures.firstAudioAt = this.now();
+    }
+    this.deps.playout.play(this.id, audio, alignment, this.now());
+  }
+
+  private emit(chunk: TtsChunk): void {
+    if (this.signal.aborted || chunk.audio.length === 0) return;
+    const alignment = chunk.alignment ?? evenAlignment('', chunk.audio.length / 8);
+    if (!chunk.alignment) this.aligned = false;
+    if (this.held) this.heldChunks.push({ audio: chunk.audio, alignment });
+    else this.send(chunk.audio, alignment);
+  }
+
+  private async run(): Promise<ReplyOutcome> {
+    const { deps } = this;
+    const out: ChatMessage[] = [];
+    const spoken: string[] = [];
+    const toolResults: ReplyOutcome['toolResults'] = [];
+    let action: ReplyAction | undefined;
+    const text = new PushQueue<string>();
+    const speak = (piece: string) => {
+      if (this.firstPieceAt === undefined) {
+        this.firstPieceAt = this.now();
+        this.measures.firstClauseAt = this.firstPieceAt;
+      }
+      this.usage.ttsChars += piece.length;
+      // ElevenLabs: each text message "should always end with a single space".
+      text.push(`${piece} `);
+    };
+    let ttsError: unknown;
+    const audio = this.pumpAudio(text).catch((err: unknown) => {
+      // A TTS failure ends the reply: stop the LLM and tools too, and report it as failed (not as an interruption).
+      if (!this.signal.aborted) {
+        ttsError = err ?? new Error('TTS failed');
+        this.controller.abort('tts-failed');
+      }
+    });
+    try {
+      const maxRounds = deps.maxRounds ?? 3;
+      for (let round = 0; round < maxRounds && !action; round++) {
+        const lastRound = round === maxRounds - 1;
+        const chunker = new ClauseChunker();
+        let roundText = '';
+        const calls: ToolCall[] = [];
+        const startedAt = this.now();
+        let firstToken: number | undefined;
+        for await (const ev of deps.llm.stream(
+          { model: deps.model, messages: [...this.messages, ...out], tools: lastRound ? undefined : deps.toolDefs, maxTokens: deps.maxTokens ?? 300 },
+          this.signal,
+        )) {
+          if (ev.kind === 'text') {
+            if (firstToken === undefined) {
+              firstToken = this.now();
+              if (round === 0) {
+                this.measures.llmFirstTokenAt = firstToken;
+                this.measures.llmTimeToFirstTokenMs = firstToken - startedAt;
+              }
+            }
+            roundText += ev.delta;
+            this.streamedChars += ev.delta.length;
+            for (const piece of chunker.push(ev.delta)) speak(piece);
+          } else if (ev.kind === 'tool-call') {
+            calls.push(ev.call);
+          } else {
+            this.gotUsage = true;
+            this.usage.inputTokens += ev.usage.inputTokens;
+            this.usage.outputTokens += ev.usage.outputTokens;
+            this.usage.model = ev.model || this.usage.model;
+          }
+        }
+        if (!this.gotUsage) this.usage.outputTokens += estimateTokens(this.streamedChars);
+        this.gotUsage = false;
+        this.streamedChars = 0;
+        const tail = chunker.flush();
+        if (tail) speak(tail);
+        const said = roundText.trim();
+        if (said) spoken.push(said);
+        if (!calls.length) {
+          if (said) out.push({ role: 'assistant', content: said });
+          break;
+        }
+        out.push({
+          role: 'assistant',
+          content: said || null,
+          tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
+        });
+        const business = calls.filter((c) => c.name !== TRANSFER_TOOL && c.name !== PAYMENT_TOOL);
+        // A speculative reply may read (instant tools), but nothing with an effect runs before the turn is confirmed.
+        if (this.held && (business.length < calls.length || business.some((c) => deps.latencyClass(c.name) === 'slow'))) await this.released;
+        if (this.signal.aborted) throw this.signal.reason;
+        if (!said && business.some((c) => deps.latencyClass(c.name) === 'slow')) {
+          const filler = deps.filler();
+          if (filler) {
+            this.emit({ audio: filler.audio, alignment: filler.alignment });
+            spoken.push(filler.text);
+          }
+        }
+        const results = await Promise.all(
+          calls.map(async (c): Promise<ToolResult> => {
+            if (c.name === TRANSFER_TOOL) {
+              action = { kind: 'transfer', reason: 'tool-requested' };
+              return { toolCallId: c.id, name: c.name, ok: true, content: '{"status":"transferring"}', latencyMs: 0 };
+            }
+            if (c.name === PAYMENT_TOOL) {
+              const args = parsePaymentArgs(c.arguments);
+              if (!args) return { toolCallId: c.id, name: c.name, ok: false, content: '{"error":"amount must look like 25.00"}', latencyMs: 0 };
+              action = { kind: 'pay', amount: args.amount };
+              return { toolCallId: c.id, name: c.name, ok: true, content: '{"status":"secure payment line"}', latencyMs: 0 };
+            }
+            return this.callTool(c);
+          }),
+        );
+        for (const [i, r] of results.entries()) {
+          out.push({ role: 'tool', tool_call_id: r.toolCallId, content: r.content });
+          toolResults.push({ ...r, arguments: calls[i]!.arguments });
+          if (r.name !== TRANSFER_TOOL && r.name !== PAYMENT_TOOL) this.measures.tools.push({ name: r.name, ms: r.latencyMs, ok: r.ok });
+        }
+      }
+      text.end();
+      await audio;
+      if (this.signal.aborted) throw this.signal.reason;
+      return { status: 'done', messages: out, spoken: spoken.join(' '), toolResults, action };
+    } catch (err) {
+      text.end();
+      await audio;
+      if (ttsError !== undefined) return { status: 'failed', messages: out, spoken: spoken.join(' '), toolResults, error: ttsError };
+      if (this.signal.aborted) return { status: 'aborted', messages: out, spoken: spoken.join(' '), toolResults, action };
+      return { status: 'failed', messages: out, spoken: spoken.join(' '), toolResults, error: err };
+    } finally {
+      if (this.firstPieceAt !== undefined && this.measures.ttsFirstByteAt !== undefined) {
+        this.measures.ttsTimeToFirstByteMs = this.measures.ttsFirstByteAt - this.firstPieceAt;
+      }
+    }
+  }
+
+  private async callTool(c: ToolCall): Promise<ToolResult> {
+    try {
+      return await this.deps.tools.call(c, { callSid: this.deps.callSid, callerHash: this.deps.callerHash, signal: this.signal });
+    } catch (err) {
+      // The ToolClient contract says failures are results; if one still throws, the LLM gets a speakable error.
+      if (this.signal.aborted) throw err;
+      this.deps.log.warn({ tool: c.name, err: { name: (err as Error)?.name } }, 'tool client threw; reporting a failed result');
+      return { toolCallId: c.id, name: c.name, ok: false, content: '{"error":"That system is not answering right now."}', latencyMs: 0 };
+    }
+  }
+
+  private async pumpAudio(text: AsyncIterable<string>): Promise<void> {
+    for await (const chunk of this.deps.tts.synthesize(text, this.signal)) {
+      if (this.measures.ttsFirstByteAt === undefined && chunk.audio.length) this.measures.ttsFirstByteAt = this.now();
+      this.emit(chunk);
+    }
+  }
+}
