@@ -247,7 +247,13 @@ export class TranscriptWriter {
           this.queue.splice(this.queue.indexOf(p), 1);
           this.inFlight.add(p);
         }
-        await this.send(batch);
+        try {
+          await this.send(batch);
+        } catch (err) {
+          // send() handles every DynamoDB outcome; this only guards against a bug losing the batch silently.
+          this.o.log?.error({ err: { name: (err as Error)?.name } }, 'transcript writer failed unexpectedly; retrying batch');
+          for (const p of batch) this.retry(p);
+        }
         for (const p of batch) this.inFlight.delete(p);
         this.settle();
       }
