@@ -128,7 +128,7 @@ export function createMediaServer(deps: MediaServerDeps): MediaServer {
       const ready = !draining && !atCapacity();
       return send(res, ready ? 200 : 503, JSON.stringify({ ready, draining, activeCalls: active.size, maxCalls: config.MAX_CALLS }), 'application/json');
     }
-    if (path === '/twiml') return req.method === 'POST' ? twimlWebhook(req, res) : send(res, 405, 'method not allowed');
+    if (path === '/twiml' || path === '/pay-result') return req.method === 'POST' ? twimlWebhook(req, res, path) : send(res, 405, 'method not allowed');
     if (path === '/metrics' && deps.metrics) {
       if (req.method !== 'GET') return send(res, 405, 'method not allowed');
       return send(res, 200, await deps.metrics.render(), deps.metrics.contentType);
@@ -136,7 +136,11 @@ export function createMediaServer(deps: MediaServerDeps): MediaServer {
     send(res, 404, 'not found');
   }
 
-  async function twimlWebhook(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /**
+   * `/twiml` (the number's voice webhook) and `/pay-result` (the `<Pay action>` Twilio POSTs when card capture
+   * ends) both answer with a fresh stream: after `<Pay>` the agent picks the call up again on a new WebSocket.
+   */
+  async function twimlWebhook(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
     const body = await readBody(req, MAX_WEBHOOK_BYTES);
     if (body === undefined) {
       res.setHeader('Connection', 'close');
@@ -146,7 +150,7 @@ export function createMediaServer(deps: MediaServerDeps): MediaServer {
     const sig = req.headers['x-twilio-signature'];
     // Twilio signs the URL it was configured with, i.e. the public one, not the one the ALB forwarded to us.
     if (!isValidTwilioSignature(config.TWILIO_AUTH_TOKEN, typeof sig === 'string' ? sig : undefined, publicOrigin + req.url, params)) {
-      log.warn({ path: '/twiml', signature: sig ? 'invalid' : 'missing' }, 'refused webhook: Twilio signature check failed');
+      log.warn({ path, signature: sig ? 'invalid' : 'missing' }, 'refused webhook: Twilio signature check failed');
       return send(res, 403, 'Twilio Request Validation Failed.');
     }
     const callSid = one(params.CallSid);
@@ -154,8 +158,12 @@ export function createMediaServer(deps: MediaServerDeps): MediaServer {
     const caller = one(params.From) ?? '';
     const agent = deps.agentFor(one(params.To) ?? '');
     const token = signStreamToken(config.STREAM_TOKEN_KEY, { callSid, caller, agent }, config.STREAM_TOKEN_TTL_SECONDS);
-    log.info({ callSid, agent }, 'answered call webhook with a stream');
-    send(res, 200, connectStreamTwiml(streamUrl, { agent, caller, token }), 'text/xml');
+    // <Pay>'s outcome (`success`, `caller-interrupted`, `payment-connector-error`, ...) goes to the resumed call as
+    // the `payment` Parameter; card data never does (Twilio sends only masked fields, and we forward none of them).
+    const result = path === '/pay-result' ? one(params.Result) : undefined;
+    const payment: Record<string, string> = result && /^[a-z-]{1,40}$/.test(result) ? { payment: result } : {};
+    log.info({ callSid, agent, path, ...payment }, 'answered webhook with a stream');
+    send(res, 200, connectStreamTwiml(streamUrl, { agent, caller, token, ...payment }), 'text/xml');
   }
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -175,6 +175,26 @@ describe('media server', () => {
       expect(status).toBe(413);
     });
 
+    it('resumes the call after <Pay>: /pay-result answers a fresh stream carrying the payment outcome only', async () => {
+      const pay = { ...params, Result: 'success', PaymentCardNumber: 'xxxx-xxxx-xxxx-1111', PaymentToken: 'tok_123' };
+      const res = await fetch(`${base}/pay-result`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': (await import('twilio')).default.getExpectedTwilioSignature(AUTH, `${PUBLIC}/pay-result`, pay),
+        },
+        body: new URLSearchParams(pay).toString(),
+      });
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      const { params: p } = streamParameters(body);
+      expect(p).toMatchObject({ agent: 'support', caller: FROM, payment: 'success' });
+      expect(body).not.toContain('1111');
+      expect(body).not.toContain('tok_123');
+      const forged = await fetch(`${base}/pay-result`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAA' }, body: new URLSearchParams(pay).toString() });
+      expect(forged.status).toBe(403);
+    });
+
     it('answers 400 to a signed webhook without CallSid', async () => {
       expect((await postWebhook(base, { authToken: AUTH, publicUrl: PUBLIC, params: { From: FROM, To: '+15550001000' } })).status).toBe(400);
     });
