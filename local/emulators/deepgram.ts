@@ -562,7 +562,8 @@ class FluxSession extends ListenSession {
     const eot = this.eotMs;
     if (this.silenceMs >= eot - 1e-6) {
       this.endTurn(t, this.silenceMs >= this.p.eotTimeoutMs - 1e-6 ? 'timeout' : 'model');
-    } else if (this.state === 'speaking' && eager !== undefined && this.silenceMs >= eager - 1e-6) {
+    } else if (this.state === 'speaking' && eager !== undefined && this.silenceMs >= eager - 1e-6 && this.turnWords().length) {
+      // "An EagerEndOfTurn message always contains a nonempty transcript."
       this.state = 'eager';
       this.turnInfo('EagerEndOfTurn', t, this.turnWords(), this.p.eager ?? 0.5);
     } else if (t - this.lastUpdateAt >= this.emu.knobs.fluxUpdateEverySec - 1e-6) {

@@ -180,6 +180,8 @@ class TtsSession {
     }
     if (this.multi) this.onMulti(msg);
     else this.onSingle(msg);
+    // Once the client has asked to close, the remaining audio is still sent; no inactivity timeout applies.
+    if (this.closing) clearTimeout(this.idleTimer);
   }
 
   private onSingle(msg: Record<string, any>): void {

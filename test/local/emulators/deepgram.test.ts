@@ -274,6 +274,20 @@ describe('Deepgram /v2/listen (Flux)', () => {
     c.conn.close();
   });
 
+  it('answers Configure with ConfigureSuccess and ends the turn on ForceEndTurn with trigger manual', async () => {
+    emu.setScript(['cancel my order']);
+    const c = await openFlux({ eot_threshold: 0.9 });
+    c.conn.sendConfigure({ type: 'Configure', thresholds: { eot_threshold: 0.8, eager_eot_threshold: 0.4 } } as never);
+    await waitFor('ConfigureSuccess', () => c.messages.find((m) => m.type === 'ConfigureSuccess'));
+    expect(c.messages.find((m) => m.type === 'ConfigureSuccess')).toMatchObject({ thresholds: { eot_threshold: 0.8, eager_eot_threshold: 0.4, eot_timeout_ms: 5000 } });
+    c.send(audio(speech(700), 100));
+    await waitFor('StartOfTurn', () => c.messages.find((m) => m.event === 'StartOfTurn'));
+    c.conn.sendForceEndTurn({ type: 'ForceEndTurn' } as never);
+    const end = await waitFor('EndOfTurn', () => c.messages.find((m) => m.event === 'EndOfTurn'));
+    expect(end).toMatchObject({ trigger: 'manual', transcript: 'cancel my order', turn_index: 0 });
+    c.conn.close();
+  });
+
   it('dies on a KeepAlive like the real Flux service (close without a status code, 1005)', async () => {
     const c = await openFlux({});
     c.conn.socket.send(JSON.stringify({ type: 'KeepAlive' }));
