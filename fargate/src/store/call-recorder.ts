@@ -116,7 +116,8 @@ export class CallRecorder {
   /**
    * Call end (off the audio path): updates the caller's memory, puts the final call record (summary, escalated,
    * cost), stamps the session and flushes this call's transcript. Never rejects; resolves `false` if the
-   * transcript was not fully written within `timeoutMs` (the writer keeps retrying in the background).
+   * transcript was not fully written within `timeoutMs` (the writer keeps retrying in the background) or an item
+   * had to be given up (counted through `onTranscriptWriteError`).
    */
   async finish(end: { endedAt: number; escalated?: boolean; cost?: unknown }, timeoutMs = 5000): Promise<boolean> {
     const call: FinishedCall = { agent: this.start.agent, startedAt: this.start.startedAt, endedAt: end.endedAt, turns: this.heard, toolResults: this.tools, escalated: end.escalated };

@@ -108,6 +108,8 @@ export class TranscriptWriter {
   private readonly inFlight = new Set<Pending>();
   private readonly latest = new Map<string, number>();
   private readonly waiters: { callSid?: string; resolve: () => void }[] = [];
+  /** Items given up per call, so a flush can say whether everything of its call was written. */
+  private readonly droppedBy = new Map<string, number>();
   private readonly o: Required<Omit<TranscriptWriterOptions, 'onWriteError' | 'log' | 'redaction'>> & TranscriptWriterOptions;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -174,17 +176,18 @@ export class TranscriptWriter {
   }
 
   /**
-   * Sends what is queued for `callSid` (or everything) now and resolves `true` once it is written, or `false` if
-   * `timeoutMs` passes first (items still in backoff keep being retried in the background).
+   * Sends what is queued for `callSid` (or everything) now. Resolves `true` once all of it is written; `false` if an
+   * item had to be given up meanwhile, or if `timeoutMs` passes first (items in backoff keep being retried).
    */
   flush(callSid?: string, timeoutMs = 5000): Promise<boolean> {
     if (!this.hasPending(callSid)) return Promise.resolve(true);
+    const droppedBefore = this.droppedOf(callSid);
     return new Promise<boolean>((resolve) => {
       const t = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         resolve(false);
       }, timeoutMs);
-      const waiter = { callSid, resolve: () => (clearTimeout(t), resolve(true)) };
+      const waiter = { callSid, resolve: () => (clearTimeout(t), resolve(this.droppedOf(callSid) === droppedBefore)) };
       this.waiters.push(waiter);
       this.clearTimer();
       void this.pump();
@@ -316,8 +319,13 @@ export class TranscriptWriter {
     if (this.latest.get(p.key) === p.seq) this.latest.delete(p.key);
   }
 
+  private droppedOf(callSid: string | undefined): number {
+    return callSid === undefined ? this.counters.dropped : (this.droppedBy.get(callSid) ?? 0);
+  }
+
   private drop(p: Pending, reason: string): void {
     this.counters.dropped++;
+    this.droppedBy.set(p.callSid, (this.droppedBy.get(p.callSid) ?? 0) + 1);
     if (this.latest.get(p.key) === p.seq) this.latest.delete(p.key);
     this.o.log?.error({ callSid: p.callSid, turn: p.item.turn, attempts: p.attempts }, `transcript item dropped: ${reason}`);
   }

@@ -20,7 +20,7 @@ afterAll(async () => {
 it('keeps every completed turn when the process is SIGKILLed mid-call (at most the turn in flight is missing)', async () => {
   const callSid = `CA${randomUUID().replace(/-/g, '')}`;
   const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
-    env: { ...process.env, DYNAMODB_ENDPOINT: db.endpoint, TRANSCRIPTS_TABLE: 'transcripts', CALL_SID: callSid, TURN_MS: '300' },
+    env: { ...process.env, DYNAMODB_ENDPOINT: db.endpoint, TRANSCRIPTS_TABLE: 'transcripts', CALL_SID: callSid, TURN_MS: '500' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
