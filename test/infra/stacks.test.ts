@@ -8,11 +8,12 @@ import { stages } from '../../lib/config';
 import { discoverTools } from '../../lib/constructs/tools-api';
 import { ROOT, type Synthesized, logicalId, propsOf, resourcesOf, synthStage } from './synth';
 
-// Two synths for the whole file (each bundles every Lambda with esbuild; the bundles are cached in-process).
+// Two synths for the whole file. Only dev bundles the Lambdas with esbuild (the slow part); prod's templates are
+// identical apart from the code asset hashes, which nothing here asserts for prod.
 const synthesized: Record<'dev' | 'prod', Synthesized> = {} as never;
 beforeAll(() => {
   synthesized.dev = synthStage('dev');
-  synthesized.prod = synthStage('prod');
+  synthesized.prod = synthStage('prod', { bundle: false });
 }, 600_000);
 
 const toolsOnDisk = discoverTools(path.join(ROOT, 'lambdas', 'tools'));
@@ -307,7 +308,7 @@ describe('packaging', () => {
       const code = readFileSync(path.join(dir, asset, 'index.mjs'), 'utf8');
       // ESM with the require() shim banner, minified to a handful of lines, pointing at its map.
       expect(code.startsWith("import { createRequire as __cr } from 'node:module';"), asset).toBe(true);
-      expect(code.split('\n').length, asset).toBeLessThan(20);
+      expect(code.length / code.split('\n').length, asset).toBeGreaterThan(500);
       expect(code).toContain('//# sourceMappingURL=index.mjs.map');
     }
   });

@@ -32,12 +32,14 @@ export interface Synthesized extends VoiceAgentApp {
 }
 
 /**
- * Synthesizes like `cdk synth -c stage=NAME` (Lambdas really bundled with esbuild). Synthesis throws if cdk-nag
+ * Synthesizes like `cdk synth -c stage=NAME` (Lambdas bundled with esbuild unless `bundle: false`). Synthesis throws if cdk-nag
  * reports an unacknowledged error, so a returned value already means "no failing findings".
  */
-export function synthStage(stage: string): Synthesized {
+export function synthStage(stage: string, opts: { bundle?: boolean } = {}): Synthesized {
   const outdir = mkdtempSync(path.join(tmpdir(), `voice-agent-infra-${stage}-`));
-  const built = buildApp({ outdir, context: cliContext(stage) });
+  // `aws:cdk:bundling-stacks: []` is what `cdk synth OtherStack` sets: assets are not bundled, templates unchanged.
+  const context = opts.bundle === false ? { ...cliContext(stage), 'aws:cdk:bundling-stacks': [] } : cliContext(stage);
+  const built = buildApp({ outdir, context });
   const assembly = built.app.synth();
   const report = JSON.parse(readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8')) as {
     pluginReports: { pluginName: string; violations: ReportViolation[]; suppressedViolations?: ReportViolation[] }[];
