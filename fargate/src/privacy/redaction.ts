@@ -116,16 +116,19 @@ export function redactJsonText(json: string, config: Partial<RedactionConfig> = 
 // ---------------------------------------------------------------------------------------------------------------
 
 const TLDS = 'com|net|org|edu|gov|mil|int|io|co|ai|app|dev|me|info|biz|us|uk|ca|au|de|fr|es|it|nl|ie|in|mx|br';
-const WRITTEN_EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+// Bounded like RFC 5321 (local part ≤ 64, labels ≤ 63) so a long run of address-like text stays linear to scan.
+const WRITTEN_EMAIL = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}/g;
 // STT often spells addresses out: "jane dot doe at example dot com". Requiring a known TLD after the last "dot"
 // keeps ordinary sentences with "at" intact.
 const SPOKEN_EMAIL = new RegExp(
-  String.raw`\b[a-z0-9][a-z0-9._-]*(?:\s+(?:dot|underscore|dash|hyphen)\s+[a-z0-9_-]+)*\s+at\s+[a-z0-9-]+(?:\s+dot\s+[a-z0-9-]+)*\s+dot\s+(?:${TLDS})\b`,
+  String.raw`\b[a-z0-9][a-z0-9._-]{0,63}(?:\s+(?:dot|underscore|dash|hyphen)\s+[a-z0-9_-]{1,63}){0,6}\s+at\s+[a-z0-9-]{1,63}(?:\s+dot\s+[a-z0-9-]{1,63}){0,4}\s+dot\s+(?:${TLDS})\b`,
   'gi',
 );
 
 function redactEmails(text: string): string {
-  return text.replace(WRITTEN_EMAIL, REDACTION_TAGS.email).replace(SPOKEN_EMAIL, REDACTION_TAGS.email);
+  let out = text.includes('@') ? text.replace(WRITTEN_EMAIL, REDACTION_TAGS.email) : text;
+  if (/\sat\s/i.test(out) && /\sdot\s/i.test(out)) out = out.replace(SPOKEN_EMAIL, REDACTION_TAGS.email);
+  return out;
 }
 
 const SPOKEN_DIGITS: Record<string, string> = {
