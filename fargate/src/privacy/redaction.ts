@@ -195,7 +195,7 @@ function digitRuns(text: string): DigitRun[] {
     while (cur.length && cur[0].word === 'oh') cur.shift();
     if (cur.length) {
       let start = cur[0].start;
-      const before = text.slice(0, start);
+      const before = text.slice(Math.max(0, start - 2), start);
       const lead = /(?:\+\(?|\()$/.exec(before);
       const plus = lead?.[0].startsWith('+') ?? false;
       if (lead) start -= lead[0].length;
