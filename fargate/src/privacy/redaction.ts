@@ -75,8 +75,15 @@ export function redact(text: string, config: Partial<RedactionConfig> = DEFAULT_
     const tag = classify(run, out, c);
     if (tag) spans.push({ start: run.start, end: run.end, tag });
   }
-  for (let i = spans.length - 1; i >= 0; i--) out = out.slice(0, spans[i].start) + spans[i].tag + out.slice(spans[i].end);
-  return out;
+  if (!spans.length) return out;
+  const parts: string[] = [];
+  let at = 0;
+  for (const sp of spans) {
+    parts.push(out.slice(at, sp.start), sp.tag);
+    at = sp.end;
+  }
+  parts.push(out.slice(at));
+  return parts.join('');
 }
 
 /** True when `text` holds a payment card number in any form {@link redact} recognises (so it can be kept from the LLM). */
