@@ -327,7 +327,10 @@ class SimulatedCall {
     if (isSpeech(frame)) {
       mouth.lastSpeechAt = sentAt;
       const b = this.turn.bargeIn;
-      if (b && b.speechOnsetAt === undefined) b.speechOnsetAt = sentAt;
+      if (b && b.speechOnsetAt === undefined) {
+        b.speechOnsetAt = sentAt;
+        b.agentAudibleAtOnset = !this.playout.idle;
+      }
     }
     if (mouth.pos >= mouth.audio.length) {
       this.mouth = undefined;

@@ -7,6 +7,8 @@ export interface BargeInReport {
   agentStartedAt?: number;
   /** The caller's speech onset: its first speech frame sent, ms from the call start. */
   speechOnsetAt?: number;
+  /** Agent audio was still queued to play when the caller started speaking (false: the agent had already finished). */
+  agentAudibleAtOnset?: boolean;
   /** First `clear` received after the onset, ms from the call start. */
   clearAt?: number;
   /** `clearAt - speechOnsetAt`: how fast the agent stopped. Undefined when it did not clear. */
@@ -90,7 +92,8 @@ const ms = (v: number | undefined): string => (v === undefined ? '-' : `${Math.r
 export function formatReport(r: CallReport): string {
   const rows = [['#', 'kind', 'input', 'v2v ms', 'barge-in ms', 'clears', 'heard']];
   for (const t of r.turns) {
-    const barge = t.bargeIn ? (t.bargeIn.reactionMs !== undefined ? ms(t.bargeIn.reactionMs) : 'not stopped') : '';
+    const b = t.bargeIn;
+    const barge = !b ? '' : b.reactionMs !== undefined ? ms(b.reactionMs) : b.agentAudibleAtOnset ? 'not stopped' : 'agent done';
     rows.push([
       String(t.index),
       t.kind,

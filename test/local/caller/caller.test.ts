@@ -176,11 +176,26 @@ describe('simulated caller: playout, marks and clear', () => {
     expect(greetingHeard.length).toBeLessThan(greeting.length - 20);
     expect(greeting.startsWith(greetingHeard)).toBe(true);
     expect(report.turns.reduce((n, t) => n + t.audio.length, 0)).toBeLessThan(server.calls[0]!.audioBytesSent);
-    expect(say!.bargeIn).toMatchObject({ requestedAfterMs: 600, agentStartedAt: expect.any(Number), speechOnsetAt: expect.any(Number) });
+    expect(say!.bargeIn).toMatchObject({ requestedAfterMs: 600, agentStartedAt: expect.any(Number), speechOnsetAt: expect.any(Number), agentAudibleAtOnset: true });
     expect(say!.bargeIn!.speechOnsetAt! - say!.bargeIn!.agentStartedAt!).toBeGreaterThanOrEqual(600);
     expect(say!.bargeIn!.reactionMs).toBeGreaterThanOrEqual(0);
     expect(report.clears).toBe(1);
     expect(say!.voiceToVoiceMs).toBeGreaterThan(0);
+  });
+  it('reports an agent that talks on through a backchannel: no clear, everything heard, no voice-to-voice', async () => {
+    const greeting = 'we are open monday to saturday, on sundays we are closed.';
+    const server = await echo({ greeting, bargeIn: false });
+    const report = await placeCall({
+      url: `ws://127.0.0.1:${server.port}/media`,
+      scenario: scenario([{ say: 'hello', text: 'mm-hm', bargeInAfterMs: 500 }, { waitForAgent: true }]),
+      audio,
+    });
+    const say = report.turns[1]!;
+    expect(report.turns[0]!.heard + say.heard).toBe(greeting);
+    expect(say.bargeIn).toMatchObject({ agentAudibleAtOnset: true });
+    expect(say.bargeIn!.reactionMs).toBeUndefined();
+    expect(say.voiceToVoiceMs).toBeUndefined();
+    expect(report).toMatchObject({ clears: 0, ok: true });
   });
 });
 
