@@ -113,6 +113,7 @@ export async function startToolsServer(opts: ToolsServerOptions = {}): Promise<T
   const tools = toolsHttpHandler(toolImplementations, () => runtime);
   const vapi = vapiHandler(() => runtime, toolImplementations);
   const authorize = createAuthorizer(() => resolveSecret(runtime.config.vapiSecret));
+  await runtime.warm();
 
   const server = createServer((req, res) => {
     void (async () => {

@@ -26,6 +26,8 @@ const schema = z.object({
   BUSINESS_TIMEZONE: z.string().min(1).default('America/New_York'),
   /** Request bodies above this get 413: a tool call is a few hundred bytes, so 16 KiB is generous. */
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024),
+  /** Multiplies every tool's time budget: for slow or shared machines (CI, parallel test files). 1 in AWS. */
+  TOOL_TIMEOUT_SCALE: z.coerce.number().positive().max(100).default(1),
   VAPI_SECRET_ARN: z.string().optional(),
   VAPI_SECRET: z.string().optional(),
   POWERTOOLS_SERVICE_NAME: z.string().default('voice-agent-tools'),
@@ -48,6 +50,7 @@ export interface ToolsConfig {
   cacheKeyPrefix: string;
   timeZone: string;
   maxBodyBytes: number;
+  timeoutScale: number;
   vapiSecret: { arn?: string; value?: string };
   serviceName: string;
   logLevel?: string;
@@ -80,6 +83,7 @@ export function readToolsConfig(env: Record<string, string | undefined>): Readon
     cacheKeyPrefix: e.CACHE_KEY_PREFIX,
     timeZone: e.BUSINESS_TIMEZONE,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    timeoutScale: e.TOOL_TIMEOUT_SCALE,
     vapiSecret: { arn: e.VAPI_SECRET_ARN, value: e.VAPI_SECRET },
     serviceName: e.POWERTOOLS_SERVICE_NAME,
     logLevel: e.POWERTOOLS_LOG_LEVEL,

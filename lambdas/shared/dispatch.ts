@@ -39,8 +39,8 @@ export const toolRequestSchema = z.object({
  * How long the handler may spend: the media service's timeout for the tool minus 250 ms, so the speakable
  * "couldn't reach" answer gets back before the caller side gives up.
  */
-export function budgetMs(contract: ToolContract): number {
-  return Math.max(100, (contract.timeoutMs ?? 1500) - 250);
+export function budgetMs(contract: ToolContract, scale = 1): number {
+  return Math.round(Math.max(100, (contract.timeoutMs ?? 1500) - 250) * scale);
 }
 
 /** A zod failure as 400 naming the first bad field. */
@@ -81,7 +81,7 @@ function idempotentRun(runtime: ToolRuntime, impl: ToolImpl): (p: unknown, ctx: 
   if (!perRuntime) idempotentRuns.set(runtime, (perRuntime = new Map()));
   let fn = perRuntime.get(impl.contract.name);
   if (!fn) {
-    const { persistenceStore, config } = runtime.idempotency(impl.contract.name, budgetMs(impl.contract));
+    const { persistenceStore, config } = runtime.idempotency(impl.contract.name, budgetMs(impl.contract, runtime.config.timeoutScale));
     fn = makeIdempotent(
       async (payload: { arguments: unknown }, ctx: ToolContext): Promise<ToolOutput> => impl.run(payload.arguments, ctx),
       { persistenceStore, config, keyPrefix: impl.contract.name, dataIndexArgument: 0 },
@@ -121,7 +121,7 @@ export async function dispatch(runtime: ToolRuntime, tools: readonly ToolImpl[],
 
   const started = performance.now();
   const measures = newMeasures();
-  const budget = budgetMs(impl.contract);
+  const budget = budgetMs(impl.contract, runtime.config.timeoutScale);
   const signal = AbortSignal.timeout(budget);
   // Each parallel data source request listens on the signal; a 15-day availability read makes ~16 of them.
   setMaxListeners(64, signal);

@@ -7,7 +7,7 @@ import type { BusinessData } from './business-data';
 import { MemoryStore, RedisStore, ToolCache, type CacheStore } from './cache';
 import { readToolsConfig, type ToolsConfig } from './config';
 import { DynamoBusinessData } from './dynamo-business-data';
-import { createLogger, ToolMetrics } from './observability';
+import { createLogger, newMeasures, ToolMetrics } from './observability';
 import { createDynamoClient, documentClient } from './tables';
 
 /** Module-scope state of a tool Lambda (or of the local adapter), reused across invocations. */
@@ -21,6 +21,12 @@ export interface ToolRuntime {
   clock: () => Date;
   /** Powertools persistence + config for one write tool; one per tool because `configure` mutates the key prefix. */
   idempotency(tool: string, budgetMs: number): { persistenceStore: DynamoDBPersistenceLayer; config: IdempotencyConfig };
+  /**
+   * Opens the Redis connection and the DynamoDB keep-alive connection ahead of the first call (best effort:
+   * failures are ignored, calls handle them). Worth it where init time is free: Lambda provisioned concurrency
+   * runs module init before traffic, and the local adapter calls it before listening.
+   */
+  warm(): Promise<void>;
   /** Closes Redis and the DynamoDB client (local adapter, tests). */
   close(): Promise<void>;
 }
@@ -73,6 +79,12 @@ export function createRuntime(env: Record<string, string | undefined>, opts: Run
         idem.set(tool, entry);
       }
       return entry;
+    },
+    async warm() {
+      await Promise.allSettled([
+        cache.read('warmup', {}, { freshSeconds: 1, staleSeconds: 0 }, async () => true, newMeasures()),
+        data.services(),
+      ]);
     },
     async close() {
       await cache.close();

@@ -10,5 +10,5 @@ export const lookupCustomerContract = defineTool({
   input: z.object({}),
   latencyClass: 'instant',
   idempotent: true,
-  timeoutMs: 800,
+  timeoutMs: 1000,
 });

@@ -1,0 +1,102 @@
+// The read-through cache on the real Redis: stale-while-revalidate, one refresh at a time, TTLs, bad entries, outages.
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore, RedisStore, ToolCache, type CacheStore } from '../../lambdas/shared/cache';
+import { createLogger, newMeasures, ToolMetrics } from '../../lambdas/shared/observability';
+import { closedPort, deleteKeys, REDIS_URL } from './harness';
+
+const prefix = `va:test:cache:${randomUUID().slice(0, 8)}:`;
+const log = createLogger('cache-test', 'ERROR');
+const metrics = new ToolMetrics('test', 'cache-test', false);
+const redis = createClient({ url: REDIS_URL });
+let store: RedisStore;
+let cache: ToolCache;
+
+beforeAll(async () => {
+  await redis.connect();
+  store = new RedisStore({ kind: 'url', url: REDIS_URL });
+  cache = new ToolCache(store, prefix, log, metrics);
+});
+afterAll(async () => {
+  await cache.close();
+  await deleteKeys(`${prefix}*`);
+  await redis.close();
+});
+
+function loader<T>(values: T[]) {
+  let calls = 0;
+  const fn = async () => values[Math.min(calls++, values.length - 1)]!;
+  return { fn, calls: () => calls };
+}
+
+describe('ToolCache on Redis', () => {
+  it('serves a stale entry at once and refreshes it in the background', async () => {
+    const policy = { freshSeconds: 0, staleSeconds: 60 };
+    const src = loader(['v1', 'v2']);
+    const m = newMeasures();
+    expect(await cache.read('t', { k: 'swr' }, policy, src.fn, m)).toBe('v1');
+    expect(await cache.read('t', { k: 'swr' }, policy, src.fn, m)).toBe('v1'); // stale, served without waiting
+    await cache.settle();
+    expect(src.calls()).toBe(2);
+    const fresh = new ToolCache(store, prefix, log, metrics); // another instance sees the refreshed entry
+    expect(await fresh.read('t', { k: 'swr' }, { freshSeconds: 60, staleSeconds: 60 }, async () => 'never', m)).toBe('v2');
+    expect(m).toEqual({ hits: 2, misses: 1, errors: 0 });
+  });
+
+  it('runs one background refresh per key even when many stale reads arrive together', async () => {
+    const policy = { freshSeconds: 0, staleSeconds: 60 };
+    const src = loader(['a', 'b', 'c']);
+    await cache.read('t', { k: 'stampede' }, policy, src.fn, newMeasures());
+    const others = [1, 2, 3].map(() => new ToolCache(store, prefix, log, metrics)); // like three Lambdas
+    await Promise.all([cache, ...others].flatMap((c) => [c.read('t', { k: 'stampede' }, policy, src.fn, newMeasures()), c.read('t', { k: 'stampede' }, policy, src.fn, newMeasures())]));
+    await Promise.all([cache, ...others].map((c) => c.settle()));
+    expect(src.calls()).toBe(2); // the first load plus exactly one refresh
+  });
+
+  it('stores entries under va:-prefixed tool keys with TTL = fresh + stale, the same key for reordered args', async () => {
+    await cache.read('ttl_tool', { a: 1, b: 2 }, { freshSeconds: 30, staleSeconds: 90 }, async () => 1, newMeasures());
+    const key = cache.key('ttl_tool', { b: 2, a: 1 });
+    expect(key.startsWith(`${prefix}tool:ttl_tool:`)).toBe(true);
+    const ttl = await redis.ttl(key);
+    expect(ttl).toBeGreaterThan(100);
+    expect(ttl).toBeLessThanOrEqual(120);
+  });
+
+  it('treats a corrupt entry as a miss and overwrites it', async () => {
+    const key = cache.key('t', { k: 'corrupt' });
+    await redis.set(key, 'not json');
+    const m = newMeasures();
+    expect(await cache.read('t', { k: 'corrupt' }, { freshSeconds: 60, staleSeconds: 0 }, async () => 42, m)).toBe(42);
+    expect(m.misses).toBe(1);
+    expect(JSON.parse((await redis.get(key))!).v).toBe(42);
+  });
+
+  it('invalidate deletes the entries so the next read goes to the source', async () => {
+    const src = loader(['old', 'new']);
+    const policy = { freshSeconds: 60, staleSeconds: 60 };
+    await cache.read('t', { k: 'inv' }, policy, src.fn, newMeasures());
+    await cache.invalidate('t', [{ k: 'inv' }], newMeasures());
+    expect(await cache.read('t', { k: 'inv' }, policy, src.fn, newMeasures())).toBe('new');
+  });
+
+  it('counts every operation against an unreachable Redis as a cache error and still answers', async () => {
+    const dead: CacheStore = new RedisStore({ kind: 'url', url: `redis://127.0.0.1:${await closedPort()}` }, { connectTimeoutMs: 100 });
+    const c = new ToolCache(dead, prefix, log, metrics);
+    const m = newMeasures();
+    expect(await c.read('t', { k: 'down' }, { freshSeconds: 60, staleSeconds: 0 }, async () => 'from source', m)).toBe('from source');
+    expect(await c.read('t', { k: 'down' }, { freshSeconds: 60, staleSeconds: 0 }, async () => 'again', m)).toBe('again');
+    await c.invalidate('t', [{ k: 'down' }], m);
+    expect(m).toEqual({ hits: 0, misses: 0, errors: 3 });
+    await c.close();
+  });
+
+  it('works the same on the in-memory store used without Redis', async () => {
+    const c = new ToolCache(new MemoryStore(), prefix, log, metrics);
+    const m = newMeasures();
+    const src = loader([1, 2]);
+    await c.read('t', { k: 'mem' }, { freshSeconds: 60, staleSeconds: 0 }, src.fn, m);
+    expect(await c.read('t', { k: 'mem' }, { freshSeconds: 60, staleSeconds: 0 }, src.fn, m)).toBe(1);
+    expect(m).toEqual({ hits: 1, misses: 1, errors: 0 });
+  });
+});
