@@ -1,5 +1,5 @@
 // The stateful stack: network, tables, Redis, secrets, keys and the ALB log bucket. Termination-protected in prod.
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -94,6 +94,12 @@ export class DataStack extends Stack {
       removalPolicy,
       autoDeleteObjects: false,
     });
+    // Provider secrets start as random placeholders: these are the ones to fill in after the first deploy.
+    const toFill = { Twilio: this.secrets.twilio, Deepgram: this.secrets.deepgram, Groq: this.secrets.groq, ElevenLabs: this.secrets.elevenlabs, Vapi: this.secrets.vapi };
+    for (const [name, secret] of Object.entries(toFill)) {
+      new CfnOutput(this, `${name}SecretArn`, { value: secret.secretArn, description: `Put the ${name} value here (aws secretsmanager put-secret-value)` });
+    }
+
     const why = {
       'AwsSolutions-S1': 'This bucket is the access-log destination itself; logging it into another bucket only moves the problem.',
       'PCI.DSS.321-S3BucketLoggingEnabled': 'This bucket is the access-log destination itself; logging it into another bucket only moves the problem.',

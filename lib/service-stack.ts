@@ -1,7 +1,7 @@
 // The stateless stack: tools API (Lambda), media service (Fargate behind an ALB), observability.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { MediaService } from './constructs/media-service';
@@ -86,5 +86,14 @@ export class ServiceStack extends Stack {
       targetGroup: this.media.targetGroup,
       topicKey: data.platformKey,
     });
+
+    // What an operator needs after `cdk deploy`: where to point Twilio and DNS, and what to invoke.
+    new CfnOutput(this, 'TwilioVoiceWebhook', { value: `${this.media.publicUrl}/twiml`, description: 'Set as the phone number\'s Voice webhook (HTTP POST)' });
+    new CfnOutput(this, 'LoadBalancerDns', { value: this.media.loadBalancer.loadBalancerDnsName, description: 'CNAME/alias target for the domain name' });
+    new CfnOutput(this, 'ToolsUrl', { value: `https://${api.apiId}.execute-api.${this.region}.${this.urlSuffix}` });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
+    if (this.toolsApi.privacy) {
+      new CfnOutput(this, 'PrivacyFunctionName', { value: this.toolsApi.privacy.functionName, description: 'aws lambda invoke with {"action":"export"|"forget","phone":"+1..."}' });
+    }
   }
 }
