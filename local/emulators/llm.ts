@@ -201,7 +201,9 @@ export async function startLlmEmulator(opts: LlmEmulatorOptions = {}): Promise<L
 
     let reply: LlmReply;
     try {
-      reply = matchRule(rules, body.messages as ChatMessageLike[]) ?? knobs.fallbackReply ?? { text: 'Sorry, could you say that again?' };
+      const offered: string[] =
+        body.tool_choice === 'none' || !Array.isArray(body.tools) ? [] : body.tools.map((t: { function?: { name?: string } }) => t?.function?.name ?? '');
+      reply = matchRule(rules, body.messages as ChatMessageLike[], offered) ?? knobs.fallbackReply ?? { text: 'Sorry, could you say that again?' };
     } catch (err) {
       return sendJson(res, 500, errorBody(`scenario rule error: ${(err as Error).message}`, 'internal_server_error'));
     }

@@ -88,9 +88,14 @@ export function ruleMatches(when: LlmWhen, messages: readonly ChatMessageLike[])
   return true;
 }
 
-/** First rule whose `when` holds, or undefined. Invalid regexes throw (a scenario bug should be loud). */
-export function matchRule(rules: readonly LlmRule[], messages: readonly ChatMessageLike[]): LlmReply | undefined {
-  return rules.find((r) => ruleMatches(r.when ?? {}, messages))?.reply;
+/**
+ * First rule whose `when` holds, or undefined. With `offeredTools` (the request's tool names), a rule whose reply
+ * calls a tool that was not offered is skipped: a model cannot call a tool it was not given. Invalid regexes throw.
+ */
+export function matchRule(rules: readonly LlmRule[], messages: readonly ChatMessageLike[], offeredTools?: readonly string[]): LlmReply | undefined {
+  return rules.find(
+    (r) => ruleMatches(r.when ?? {}, messages) && (offeredTools === undefined || replyToolCalls(r.reply).every((c) => offeredTools.includes(c.name))),
+  )?.reply;
 }
 
 /** Tool calls of a reply as one list (toolCall first, then toolCalls). */

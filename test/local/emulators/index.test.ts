@@ -37,7 +37,8 @@ describe('startEmulators', () => {
 
   it('answers with the scenario rules and records transfers through the SDKs', async () => {
     const groq = new Groq({ apiKey: 'gsk_local', baseURL: emus.llm.url });
-    const res = await groq.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: scriptOf(scenario)[0]! }] });
+    const tools = ['check_availability', 'book_appointment'].map((name) => ({ type: 'function' as const, function: { name, parameters: { type: 'object', properties: {} } } }));
+    const res = await groq.chat.completions.create({ model: 'm', tools, messages: [{ role: 'user', content: scriptOf(scenario)[0]! }] });
     expect(res.choices[0]!.message.tool_calls![0]!.function.name).toBe('check_availability');
     const tw = twilio(LOCAL_TWILIO.accountSid, LOCAL_TWILIO.authToken, { httpClient: twilioHttpClientFor(emus.twilio.url) });
     await tw.calls('CA' + 'a'.repeat(32)).update({ status: 'completed' });

@@ -35,6 +35,12 @@ describe('matchRule', () => {
     expect(matchRule(rules.slice(0, 3), [{ role: 'user', content: 'hello' }])).toBeUndefined();
   });
 
+  it('skips a tool-call rule when that tool was not offered in the request', () => {
+    const msgs = [{ role: 'user', content: 'haircut' }];
+    expect(matchRule(rules, msgs, ['check_availability'])?.toolCall?.name).toBe('check_availability');
+    expect(matchRule(rules, msgs, [])).toEqual({ text: 'Sorry?' });
+  });
+
   it('serializes object arguments to JSON and passes strings through', () => {
     expect(argumentsJson({ a: 1 })).toBe('{"a":1}');
     expect(argumentsJson('{"b":2}')).toBe('{"b":2}');
