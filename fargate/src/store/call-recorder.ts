@@ -114,12 +114,13 @@ export class CallRecorder {
   }
 
   /**
-   * Call end (off the audio path): updates the caller's memory, puts the final call record (summary, escalated,
-   * cost), stamps the session and flushes this call's transcript. Never rejects; resolves `false` if the
+   * Call end (off the audio path): updates the caller's memory, puts the final call record (escalated, cost, and
+   * `summary` if given — e.g. a hand-off note — else the memory's one-line summary of the call), stamps the
+   * session and flushes this call's transcript. Never rejects; resolves `false` if the
    * transcript was not fully written within `timeoutMs` (the writer keeps retrying in the background) or an item
    * had to be given up (counted through `onTranscriptWriteError`).
    */
-  async finish(end: { endedAt: number; escalated?: boolean; cost?: unknown }, timeoutMs = 5000): Promise<boolean> {
+  async finish(end: { endedAt: number; escalated?: boolean; cost?: unknown; summary?: string }, timeoutMs = 5000): Promise<boolean> {
     const call: FinishedCall = { agent: this.start.agent, startedAt: this.start.startedAt, endedAt: end.endedAt, turns: this.heard, toolResults: this.tools, escalated: end.escalated };
     let summary = buildMemoryUpdate(undefined, call).recent[0];
     if (this.callerHash) {
@@ -131,7 +132,7 @@ export class CallRecorder {
     }
     this.stores.transcripts.putCall({
       callSid: this.start.callSid, agent: this.start.agent, callerHash: this.callerHash, startedAt: this.start.startedAt,
-      endedAt: end.endedAt, summary, escalated: end.escalated ?? false, cost: end.cost, turns: this.turnNo,
+      endedAt: end.endedAt, summary: end.summary ?? summary, escalated: end.escalated ?? false, cost: end.cost, turns: this.turnNo,
     });
     await this.stores.sessions.end(this.start.callSid, end.endedAt);
     return this.stores.transcripts.flush(this.start.callSid, timeoutMs);

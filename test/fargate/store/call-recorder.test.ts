@@ -66,6 +66,17 @@ describe('call recorder', () => {
     await stores.redis.del([stores.memory.key(callerHash(hashKey, ana)), ...[first, second, stranger].map((c) => stores.sessions.key(c.callSid))]);
   });
 
+  it('stores a given hand-off summary and the escalation on the call record', async () => {
+    const callSid = `CA${randomUUID().replace(/-/g, '')}`;
+    const { recorder } = await CallRecorder.start(stores, { callSid, agent: 'support', startedAt: 1_000 });
+    recorder.turn({ role: 'user', text: 'I want a person', startedAt: 1_100 });
+    expect(await recorder.finish({ endedAt: 9_000, escalated: true, summary: 'caller asked for a person about a refund' })).toBe(true);
+    const { Items = [] } = await db.doc.send(new QueryCommand({ TableName: 'transcripts', KeyConditionExpression: 'callSid = :c', ExpressionAttributeValues: { ':c': callSid }, ConsistentRead: true }));
+    expect(Items[0]).toMatchObject({ turn: 0, summary: 'caller asked for a person about a refund', escalated: true, turns: 1, endedAt: new Date(9_000).toISOString() });
+    expect(Items[0].callerHash).toBeUndefined();
+    await stores.redis.del(stores.sessions.key(callSid));
+  });
+
   it('gives a withheld caller no memory and no caller hash', async () => {
     const call = await oneCall('anonymous', true);
     expect(call.recorder.callerHash).toBeUndefined();
