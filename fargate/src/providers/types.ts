@@ -151,5 +151,6 @@ export interface ToolResult {
 }
 
 export interface ToolClient {
-  call(call: ToolCall, ctx: { callSid: string; callerHash?: string; signal: AbortSignal }): Promise<ToolResult>;
+  /** `callerPhone` (E.164) is forwarded to the tool API (CONTRACTS.md body) for caller-scoped lookups; never logged. */
+  call(call: ToolCall, ctx: { callSid: string; callerHash?: string; callerPhone?: string; signal: AbortSignal }): Promise<ToolResult>;
 }

@@ -1,0 +1,360 @@
+// ElevenLabs streaming TTS over the multi-stream-input WebSocket (raw `ws`: no SDK has a client) plus one-shot HTTP synthesis.
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import type { Logger } from '../observability/logger';
+import { AsyncQueue } from './async-queue';
+import type { Alignment, Mulaw, TextToSpeech, TtsChunk } from './types';
+import type { PooledSocket } from './warm-pool';
+
+export interface ElevenLabsTtsOptions {
+  apiKey: string;
+  /** Override of wss://api.elevenlabs.io (ELEVENLABS_URL; the local emulator). http(s) and ws(s) schemes both work. */
+  url?: string;
+  voiceId: string;
+  /** ELEVENLABS_MODEL, e.g. eleven_flash_v2_5 (multi-context is not available for eleven_v3). */
+  model: string;
+  log: Logger;
+  /** Sent once per context init. @default ElevenLabs voice defaults */
+  voiceSettings?: { stability?: number; similarity_boost?: number; style?: number; use_speaker_boost?: boolean; speed?: number };
+  /**
+   * Idle time after which a keep-alive goes out. ElevenLabs ends a socket/context after `inactivity_timeout` (20 s by
+   * default) without input. @default 10000
+   */
+  keepAliveMs?: number;
+  /** `inactivity_timeout` query (s, ≤ 180): headroom over the keep-alive period. @default 60 */
+  inactivityTimeoutS?: number;
+  /** Handshake timeout. @default 5000 */
+  connectTimeoutMs?: number;
+  /** One-shot HTTP synthesis timeout. @default 15000 */
+  httpTimeoutMs?: number;
+}
+
+/** A failure of the TTS socket or of one synthesis (vendor error frame, unexpected close, HTTP error). */
+export class TtsError extends Error {
+  override name = 'TtsError';
+  constructor(
+    message: string,
+    /** WebSocket close code or HTTP status. */
+    readonly code?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** One open multi-stream-input socket for one call: a context per reply, kept alive between replies and while pooled. */
+export interface TtsConnection extends TextToSpeech, PooledSocket {}
+
+export interface ElevenLabsTts {
+  /** Stable string of the connection options (voice, model, format): the warm-pool key. Holds no secret. */
+  readonly key: string;
+  /** Dials multi-stream-input and resolves once open (keep-alive context initialised). */
+  connect(signal?: AbortSignal): Promise<TtsConnection>;
+  /**
+   * Whole-phrase synthesis over HTTP (`POST /v1/text-to-speech/{voice}/stream?output_format=ulaw_8000`): for
+   * greeting/filler audio cached once per voice and phrase.
+   */
+  synthesizeOnce(text: string, signal?: AbortSignal): Promise<Mulaw>;
+}
+
+/** "a limit of 5 concurrent contexts per connection" (multi-context guide); one is the keep-alive context. */
+const MAX_CONTEXTS = 5;
+const KEEPALIVE_CONTEXT = 'keepalive';
+
+/** A server frame, tolerating both spellings seen in the wild (protocols.md §4.2). */
+interface ServerFrame {
+  audio?: string | null;
+  isFinal?: boolean | null;
+  is_final?: boolean | null;
+  contextId?: string;
+  context_id?: string;
+  alignment?: WireAlignment | null;
+  normalizedAlignment?: WireAlignment | null;
+  normalized_alignment?: WireAlignment | null;
+  message?: string;
+  error?: string;
+  code?: number;
+}
+
+interface WireAlignment {
+  chars?: string[] | null;
+  charStartTimesMs?: number[] | null;
+  /** Current SDK serializer and pipecat spelling. */
+  charDurationsMs?: number[] | null;
+  /** Older spec spelling. */
+  charsDurationsMs?: number[] | null;
+}
+
+/**
+ * ElevenLabs alignment → Alignment. Prefers `alignment` (the characters as sent, which is what the heard-text
+ * bookkeeping compares against) over `normalizedAlignment`; reads `charDurationsMs` or the spec's `charsDurationsMs`.
+ * Null, absent or inconsistent alignment → undefined.
+ */
+export function toAlignment(frame: Pick<ServerFrame, 'alignment' | 'normalizedAlignment' | 'normalized_alignment'>): Alignment | undefined {
+  const a = frame.alignment ?? frame.normalizedAlignment ?? frame.normalized_alignment;
+  if (!a?.chars || !a.charStartTimesMs) return undefined;
+  const durations = a.charDurationsMs ?? a.charsDurationsMs;
+  if (!durations || durations.length !== a.chars.length || a.charStartTimesMs.length !== a.chars.length) return undefined;
+  return { chars: [...a.chars], charStartMs: [...a.charStartTimesMs], charDurationMs: [...durations] };
+}
+
+/** What one server frame means for a context: its audio chunk (if any) and whether the context is finished. */
+export function parseFrame(frame: ServerFrame): { contextId: string | undefined; chunk?: TtsChunk; final: boolean } {
+  const contextId = frame.contextId ?? frame.context_id;
+  let chunk: TtsChunk | undefined;
+  if (typeof frame.audio === 'string' && frame.audio.length) {
+    const alignment = toAlignment(frame);
+    chunk = { audio: new Uint8Array(Buffer.from(frame.audio, 'base64')), ...(alignment ? { alignment } : {}) };
+  }
+  // Audio frames carry "isFinal": null, not false; a final frame may also carry audio (pipecat).
+  return { contextId, ...(chunk ? { chunk } : {}), final: (frame.isFinal ?? frame.is_final) === true };
+}
+
+function wsBase(url: string | undefined): string {
+  return (url ?? 'wss://api.elevenlabs.io').replace(/^http(s?):/, 'ws$1:').replace(/\/+$/, '');
+}
+function httpBase(url: string | undefined): string {
+  return (url ?? 'https://api.elevenlabs.io').replace(/^ws(s?):/, 'http$1:').replace(/\/+$/, '');
+}
+
+interface ActiveContext {
+  queue: AsyncQueue<TtsChunk>;
+  lastSendAt: number;
+  /** Initialised on the server (its `{"text":" "}` was sent): only then may a keep-alive name it (pipecat note). */
+  initialised: boolean;
+  /** All text sent and flushed: audio is being generated, no keep-alive needed. */
+  flushed: boolean;
+}
+
+class Connection implements TtsConnection {
+  isOpen = false;
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
+  private readonly contexts = new Map<string, ActiveContext>();
+  private lastSendAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private seq = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly opts: ElevenLabsTtsOptions,
+  ) {
+    this.closed = new Promise((r) => (this.markClosed = r));
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) this.onFrame(data.toString());
+    });
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.on('error', (err) => opts.log.warn({ provider: 'elevenlabs', err: err.message }, 'elevenlabs socket error'));
+  }
+
+  /** Called once the socket is open: initialises the keep-alive context and starts the keep-alive timer. */
+  start(): void {
+    this.isOpen = true;
+    // A dedicated context keeps an idle socket alive: {"text":"","context_id":X} resets the inactivity timeout only
+    // for an initialised context (pipecat: a keep-alive before init gets the later init rejected with 1008).
+    this.sendJson({ text: ' ', context_id: KEEPALIVE_CONTEXT, ...(this.opts.voiceSettings ? { voice_settings: this.opts.voiceSettings } : {}) });
+    const every = this.opts.keepAliveMs ?? 10_000;
+    this.timer = setInterval(() => this.keepAlive(every), Math.min(1000, every));
+    this.timer.unref();
+  }
+
+  private sendJson(obj: Record<string, unknown>): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(JSON.stringify(obj));
+    this.lastSendAt = Date.now();
+  }
+
+  private keepAlive(every: number): void {
+    if (!this.isOpen || this.closing) return;
+    const now = Date.now();
+    // A reply context waiting for text (a long tool call) has its own 20 s timeout.
+    for (const [id, ctx] of this.contexts) {
+      if (ctx.initialised && !ctx.flushed && now - ctx.lastSendAt >= every) {
+        this.sendJson({ text: '', context_id: id });
+        ctx.lastSendAt = now;
+      }
+    }
+    if (now - this.lastSendAt >= every) this.sendJson({ text: '', context_id: KEEPALIVE_CONTEXT });
+  }
+
+  private onFrame(raw: string): void {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(raw) as ServerFrame;
+    } catch {
+      return this.opts.log.warn({ provider: 'elevenlabs' }, 'unparseable elevenlabs frame ignored');
+    }
+    if (frame.error && !frame.audio) {
+      // ElevenLabs errors: {"message","error","code"} then a close with that code (e.g. 1008 input_timeout_exceeded).
+      const err = new TtsError(`ElevenLabs error ${frame.error}: ${frame.message ?? ''}`.trim(), frame.code);
+      for (const ctx of this.contexts.values()) ctx.queue.fail(err);
+      this.contexts.clear();
+      return;
+    }
+    const { contextId, chunk, final } = parseFrame(frame);
+    const ctx = contextId ? this.contexts.get(contextId) : undefined;
+    if (!ctx) return; // the keep-alive context, or late frames of a context we already closed
+    if (chunk) ctx.queue.push(chunk);
+    if (final) {
+      this.contexts.delete(contextId!);
+      ctx.queue.end();
+      // Free the server-side slot (5 per connection); ElevenLabs keeps a flushed context until closed or timed out.
+      this.sendJson({ context_id: contextId, close_context: true });
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    const wasOpen = this.isOpen;
+    this.isOpen = false;
+    clearInterval(this.timer);
+    this.markClosed();
+    const err = new TtsError(`ElevenLabs closed the socket: ${code}${reason ? ` ${reason}` : ''}`, code);
+    for (const ctx of this.contexts.values()) ctx.queue.fail(err);
+    this.contexts.clear();
+    if (wasOpen && !this.closing) this.opts.log.info({ provider: 'elevenlabs', code }, 'elevenlabs socket closed');
+  }
+
+  synthesize(text: AsyncIterable<string>, signal: AbortSignal): AsyncIterable<TtsChunk> {
+    const self = this;
+    return (async function* () {
+      if (signal.aborted) return;
+      if (!self.isOpen) throw new TtsError('ElevenLabs socket is closed');
+      if (self.contexts.size >= MAX_CONTEXTS - 1) {
+        throw new TtsError(`too many open synthesis contexts (${self.contexts.size}); abort a reply before starting another (ElevenLabs allows ${MAX_CONTEXTS} per socket)`);
+      }
+      const id = `r${++self.seq}-${randomBytes(4).toString('hex')}`;
+      const ctx: ActiveContext = { queue: new AsyncQueue<TtsChunk>(), lastSendAt: Date.now(), initialised: false, flushed: false };
+      self.contexts.set(id, ctx);
+      let finished = false;
+      const closeContext = () => {
+        if (finished) return;
+        finished = true;
+        if (self.contexts.delete(id) && ctx.initialised) self.sendJson({ context_id: id, close_context: true });
+        ctx.queue.end();
+      };
+      signal.addEventListener('abort', closeContext, { once: true });
+      const pump = async () => {
+        try {
+          for await (const piece of text) {
+            if (finished || signal.aborted) return;
+            if (!piece.trim()) continue;
+            // "text should always end with a single space"; pieces are whole words/clauses from the chunker.
+            const t = /\s$/.test(piece) ? piece : `${piece} `;
+            if (!ctx.initialised) {
+              // Context init (multi-context spec): a lone space, with the voice settings for this context.
+              self.sendJson({ text: ' ', context_id: id, ...(self.opts.voiceSettings ? { voice_settings: self.opts.voiceSettings } : {}) });
+              ctx.initialised = true;
+            }
+            self.sendJson({ text: t, context_id: id, try_trigger_generation: true });
+            ctx.lastSendAt = Date.now();
+          }
+          if (finished || signal.aborted) return;
+          if (!ctx.initialised) return closeContext(); // nothing to say: no context was opened on the server
+          ctx.flushed = true;
+          self.sendJson({ context_id: id, flush: true });
+        } catch (err) {
+          ctx.queue.fail(err);
+          if (ctx.initialised) self.sendJson({ context_id: id, close_context: true });
+          self.contexts.delete(id);
+          finished = true;
+        }
+      };
+      void pump();
+      try {
+        for await (const chunk of ctx.queue) {
+          if (signal.aborted) return;
+          yield chunk;
+        }
+        finished = true;
+      } finally {
+        signal.removeEventListener('abort', closeContext);
+        closeContext(); // consumer stopped early or abort: close_context keeps us within the 5-context limit
+      }
+    })();
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.ws.readyState === WebSocket.OPEN) {
+      // "closes all contexts and closes the entire WebSocket connection" after pending flushes.
+      this.ws.send(JSON.stringify({ close_socket: true }));
+      const t = setTimeout(() => this.ws.terminate(), 2000);
+      t.unref();
+      this.ws.once('close', () => clearTimeout(t));
+    } else if (this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.terminate();
+    }
+    for (const ctx of this.contexts.values()) ctx.queue.end();
+    this.contexts.clear();
+  }
+}
+
+/**
+ * Creates the ElevenLabs TTS for one voice and model (ulaw_8000 out, no transcoding anywhere).
+ *
+ * @example
+ * const tts = createElevenLabsTts({ apiKey, url: cfg.ELEVENLABS_URL, voiceId: agent.voiceId, model: cfg.ELEVENLABS_MODEL, log });
+ * const conn = await pools.acquire(tts.key, (s) => tts.connect(s));   // one socket per call
+ * for await (const chunk of conn.synthesize(clauses, reply.signal)) transport.play(chunk.audio);
+ * conn.close();                                                         // at hang-up
+ * const greeting = await tts.synthesizeOnce(agent.greeting);            // cached per voice + phrase
+ */
+export function createElevenLabsTts(opts: ElevenLabsTtsOptions): ElevenLabsTts {
+  const query = new URLSearchParams({
+    model_id: opts.model,
+    output_format: 'ulaw_8000',
+    inactivity_timeout: String(opts.inactivityTimeoutS ?? 60),
+  });
+  const wsUrl = `${wsBase(opts.url)}/v1/text-to-speech/${encodeURIComponent(opts.voiceId)}/multi-stream-input?${query}`;
+  const key = `elevenlabs:${opts.voiceId}:${opts.model}:ulaw_8000`;
+
+  function connect(signal?: AbortSignal): Promise<TtsConnection> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(wsUrl, { headers: { 'xi-api-key': opts.apiKey }, handshakeTimeout: opts.connectTimeoutMs ?? 5000 });
+      const conn = new Connection(ws, opts);
+      const fail = (msg: string, code?: number) => {
+        signal?.removeEventListener('abort', onAbort);
+        ws.terminate();
+        reject(new TtsError(msg, code));
+      };
+      const onAbort = () => fail('connect aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+      ws.once('unexpected-response', (_req, res) => {
+        res.resume();
+        fail(`ElevenLabs refused the WebSocket upgrade: HTTP ${res.statusCode}`, res.statusCode);
+      });
+      ws.once('error', (err) => fail(`ElevenLabs connect failed: ${err.message}`));
+      ws.once('open', () => {
+        signal?.removeEventListener('abort', onAbort);
+        conn.start();
+        resolve(conn);
+      });
+    });
+  }
+
+  async function synthesizeOnce(text: string, signal?: AbortSignal): Promise<Mulaw> {
+    if (!text.trim()) throw new TtsError('synthesizeOnce needs non-empty text');
+    const url = `${httpBase(opts.url)}/v1/text-to-speech/${encodeURIComponent(opts.voiceId)}/stream?output_format=ulaw_8000`;
+    const timeout = AbortSignal.timeout(opts.httpTimeoutMs ?? 15_000);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'xi-api-key': opts.apiKey, 'content-type': 'application/json', accept: 'audio/basic' },
+      body: JSON.stringify({ text, model_id: opts.model, ...(opts.voiceSettings ? { voice_settings: opts.voiceSettings } : {}) }),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    if (!res.ok) {
+      const body = await res.text().catch(() => '');
+      let status = '';
+      try {
+        status = (JSON.parse(body) as { detail?: { status?: string } }).detail?.status ?? '';
+      } catch {
+        // not JSON
+      }
+      throw new TtsError(`ElevenLabs HTTP ${res.status}${status ? ` ${status}` : ''}`, res.status);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  return { key, connect, synthesizeOnce };
+}

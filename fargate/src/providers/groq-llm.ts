@@ -1,0 +1,58 @@
+// Groq streaming chat completions through groq-sdk: LlmRequest → SSE chunks → LlmEvent (usage from x_groq.usage).
+import Groq from 'groq-sdk';
+import type { ChatCompletionCreateParamsStreaming } from 'groq-sdk/resources/chat/completions';
+import type { Logger } from '../observability/logger';
+import { isReasoningModel, streamWithPolicy, wireBody, type ChunkLike, type StreamPolicy } from './openai-stream';
+import type { LanguageModel, LlmRequest } from './types';
+
+export interface GroqLlmOptions {
+  apiKey: string;
+  /** GROQ_BASE_URL: https://api.groq.com by default, **without** /openai/v1 (groq-sdk appends it). */
+  baseURL?: string;
+  log: Logger;
+  /** Time to response headers per attempt. @default 10000 */
+  timeoutMs?: number;
+  /** Retries for 429/5xx/network before the first token; never after. @default 1 */
+  maxRetries?: number;
+  /** A retry-after above this fails at once. @default 3000 */
+  maxRetryWaitMs?: number;
+  /** Longest silence between chunks before the stream counts as stalled. @default 10000 */
+  idleTimeoutMs?: number;
+  /** gpt-oss `reasoning_effort`; reasoning tokens delay the first spoken word. @default 'low' */
+  reasoningEffort?: 'low' | 'medium' | 'high';
+}
+
+/**
+ * Creates the Groq LanguageModel. Streams text deltas as they arrive, one `tool-call` per assembled call at the
+ * finish chunk, then `done` with usage (`x_groq.usage` on the final chunk: Groq sends no top-level usage in chunks).
+ *
+ * @example
+ * const llm = createGroqLlm({ apiKey: cfg.GROQ_API_KEY!, baseURL: cfg.GROQ_BASE_URL, log });
+ * for await (const ev of llm.stream({ model: 'openai/gpt-oss-20b', messages, tools }, reply.signal)) { ... }
+ */
+export function createGroqLlm(opts: GroqLlmOptions): LanguageModel {
+  // maxRetries 0 in the SDK: retries follow streamWithPolicy (never after text, capped retry-after).
+  const client = new Groq({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeout: opts.timeoutMs ?? 10_000, maxRetries: 0 });
+  const policy: StreamPolicy = {
+    provider: 'groq',
+    maxRetries: opts.maxRetries ?? 1,
+    maxRetryWaitMs: opts.maxRetryWaitMs ?? 3000,
+    retryBackoffMs: 250,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
+    log: opts.log,
+  };
+  return {
+    stream(req: LlmRequest, signal: AbortSignal) {
+      const open = async (s: AbortSignal) =>
+        (await client.chat.completions.create(
+          {
+            ...wireBody(req),
+            ...(req.maxTokens !== undefined ? { max_completion_tokens: req.maxTokens } : {}),
+            ...(isReasoningModel(req.model) ? { reasoning_effort: opts.reasoningEffort ?? 'low' } : {}),
+          } as ChatCompletionCreateParamsStreaming,
+          { signal: s },
+        )) as AsyncIterable<ChunkLike>;
+      return streamWithPolicy(open, req.model, policy, signal);
+    },
+  };
+}
