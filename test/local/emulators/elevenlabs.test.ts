@@ -116,6 +116,30 @@ describe('ElevenLabs stream-input (single context)', () => {
   });
 });
 
+describe('ElevenLabs faults', () => {
+  it('sends the configured vendor error frame and close code (closeWith)', async () => {
+    emu.setKnobs({ closeWith: { afterMs: 30, code: 1011, reason: 'internal_error' } });
+    try {
+      const s = await open('stream-input');
+      await waitFor('close', () => s.closed());
+      expect(s.closed()).toEqual({ code: 1011, reason: 'internal_error' });
+      expect(s.frames[0]).toMatchObject({ error: 'internal_error', code: 1011 });
+    } finally {
+      emu.setKnobs({ closeWith: undefined });
+    }
+  });
+
+  it('refuses the upgrade with 429 and retry-after while the httpError fault lasts', async () => {
+    emu.setKnobs({ httpError: { status: 429, retryAfter: 1 } });
+    const res = await new Promise<{ status: number; retry: unknown }>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${emu.port}/v1/text-to-speech/v/stream-input?output_format=ulaw_8000`, { headers: { 'xi-api-key': 'k' } });
+      ws.on('unexpected-response', (_q, r) => resolve({ status: r.statusCode ?? 0, retry: r.headers['retry-after'] }));
+      ws.on('error', () => {});
+    });
+    expect(res).toEqual({ status: 429, retry: '1' });
+  });
+});
+
 describe('ElevenLabs multi-stream-input', () => {
   it('tags audio with contextId, sends isFinal per flushed/closed context, and keeps a context alive on {"text":""}', async () => {
     const s = await open('multi-stream-input');

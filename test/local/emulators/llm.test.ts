@@ -129,6 +129,21 @@ describe('LLM emulator (Groq path)', () => {
     expect(got).toHaveLength(2);
   });
 
+  it('drops the connection mid-stream with dropAfterMs, which groq-sdk reports as a connection error', async () => {
+    emu.setKnobs({ dropAfterMs: 30, tokensPerSecond: 20 });
+    try {
+      const noRetry = new Groq({ apiKey: 'gsk_test', baseURL: emu.url, maxRetries: 0 });
+      const err = await (async () => {
+        const stream = await noRetry.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'talk' }] });
+        for await (const _ of stream) void _;
+      })().catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(String(err.message)).toMatch(/terminated|socket|aborted|closed|connection/i);
+    } finally {
+      emu.setKnobs({ dropAfterMs: undefined, tokensPerSecond: 2000 });
+    }
+  });
+
   it('answers 401 with a Groq error body when the bearer key is missing', async () => {
     const res = await fetch(`${emu.url}/openai/v1/chat/completions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(401);
