@@ -20,7 +20,8 @@ export interface NetworkProps {
 
 /**
  * Subnets: `public` (ALB, NAT), `app` (private with egress: Fargate tasks reach Twilio/Deepgram/Groq/ElevenLabs
- * through NAT; Lambdas may reach upstream business systems), `data` (isolated: Redis).
+ * through NAT), `data` (isolated, no route out: Redis and the tool Lambdas, which need only Redis, DynamoDB and
+ * Secrets Manager). The tasks need no STS endpoint: their role credentials come from the ECS agent.
  * Gateway endpoints for DynamoDB and S3 (ECR image layers) keep that traffic off NAT; interface endpoints for
  * Secrets Manager, ECR api/dkr and CloudWatch Logs keep task start-up and secret reads private.
  * No execute-api endpoint: HTTP APIs cannot be private, and a private-DNS execute-api endpoint would capture
