@@ -166,14 +166,14 @@ describe('Deepgram /v1/listen', () => {
   });
 
   it('closes 1011 NET-0001 after the no-audio timeout, and KeepAlive text frames hold it open', async () => {
-    emu.setKnobs({ noAudioTimeoutMs: 300 });
+    emu.setKnobs({ noAudioTimeoutMs: 600 });
     try {
       const idle = await openV1({});
       const kept = await openV1({});
       const ka = setInterval(() => kept.conn.sendKeepAlive({ type: 'KeepAlive' }), 100);
       await waitFor('idle close', () => idle.closed());
       expect(idle.closed()).toEqual({ code: 1011, reason: 'NET-0001' });
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 900));
       expect(kept.closed()).toBeUndefined();
       clearInterval(ka);
       await waitFor('kept close after KeepAlive stops', () => kept.closed());
