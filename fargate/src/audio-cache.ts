@@ -53,8 +53,11 @@ export async function synthesizeAll(tts: TextToSpeech, text: string, signal: Abo
 }
 
 export interface AudioCacheOptions {
-  /** The TTS for a voice id (the call runtime keeps one per voice). */
-  ttsFor(voiceId: string): TextToSpeech;
+  /**
+   * Whole-phrase synthesis for a voice (ElevenLabs `synthesizeOnce` over HTTP, or {@link synthesizeAll} over a
+   * streaming TTS). Without alignment, characters are spread evenly over the audio.
+   */
+  synth(voiceId: string, text: string, signal: AbortSignal): Promise<{ audio: Mulaw; alignment?: Alignment }>;
   log: Logger;
   /** Longest a synthesis may take before it counts as failed. @default 10000 */
   timeoutMs?: number;
@@ -97,8 +100,10 @@ export class AudioCache {
       this.entries.delete(oldest);
       this.ready.delete(oldest);
     }
-    const p = synthesizeAll(this.opts.ttsFor(voiceId), text, AbortSignal.timeout(this.timeoutMs)).then(
-      (audio) => {
+    const p = this.opts.synth(voiceId, text, AbortSignal.timeout(this.timeoutMs)).then(
+      (r) => {
+        if (!r.audio.length) throw new Error('TTS returned no audio');
+        const audio: CachedAudio = { text, audio: r.audio, alignment: r.alignment ?? evenAlignment(text, r.audio.length / BYTES_PER_MS) };
         this.ready.set(key, audio);
         return audio;
       },

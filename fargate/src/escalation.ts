@@ -1,8 +1,7 @@
 // When and how a call leaves the agent: the escalation policy, the transfer/payment tools, their TwiML, and the summary for the human.
-import { z } from 'zod';
-import type { LlmTool } from './providers/types';
 import type { TurnRecord } from './conversation';
 import { dialTwiml, payTwiml } from './telephony/twiml';
+import { takePaymentContract, transferToHumanContract } from './tools/escalation-contracts';
 
 /** Why a call went to a person. */
 export type EscalationReason = 'asked-for-human' | 'repeated-failures' | 'low-confidence' | 'tool-requested' | 'provider-failure';
@@ -71,40 +70,18 @@ export class EscalationPolicy {
 }
 
 /** Tool the LLM calls to hand the caller to a person. Handled by the pipeline itself, never by the tools API. */
-export const TRANSFER_TOOL = 'transfer_to_human';
+export const TRANSFER_TOOL = transferToHumanContract.name;
 /** Tool the LLM calls to take a card payment; the pipeline hands the call to Twilio <Pay>. */
-export const PAYMENT_TOOL = 'take_payment';
+export const PAYMENT_TOOL = takePaymentContract.name;
 
-const transferArgs = z.object({ reason: z.string().max(200).describe('Why the caller needs a person, in a few words.') });
-const paymentArgs = z.object({
-  amount: z.string().regex(/^\d{1,6}(\.\d{2})?$/).describe('Amount to charge in US dollars, e.g. "25.00".'),
-  description: z.string().max(100).optional().describe('What the payment is for.'),
-});
-
-function toParameters(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
-  return rest;
-}
-
-/** The pipeline-owned tools, as the LLM sees them. */
-export const PIPELINE_TOOLS: Readonly<Record<string, LlmTool>> = {
-  [TRANSFER_TOOL]: {
-    name: TRANSFER_TOOL,
-    description: 'Transfer the caller to a human member of staff. Use when the caller asks for a person or you cannot help.',
-    parameters: toParameters(transferArgs),
-  },
-  [PAYMENT_TOOL]: {
-    name: PAYMENT_TOOL,
-    description: 'Take a card payment securely. The caller types the card on the keypad; you never hear the digits.',
-    parameters: toParameters(paymentArgs),
-  },
-};
-
-/** Parses `take_payment` arguments; undefined when the model sent something unusable. */
-export function parsePaymentArgs(json: string): { amount: string; description?: string } | undefined {
+/**
+ * Parses `take_payment` arguments against the catalog contract (tools/escalation-contracts.ts); the amount comes back
+ * as the decimal string <Pay> wants ("25.00"). Undefined when the model sent something unusable.
+ */
+export function parsePaymentArgs(json: string): { amount: string; description: string } | undefined {
   try {
-    const r = paymentArgs.safeParse(JSON.parse(json));
-    return r.success ? r.data : undefined;
+    const r = takePaymentContract.input.safeParse(JSON.parse(json));
+    return r.success ? { amount: r.data.amount.toFixed(2), description: r.data.description } : undefined;
   } catch {
     return undefined;
   }

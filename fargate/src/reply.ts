@@ -122,6 +122,8 @@ export interface ReplyOutcome {
 export interface ReplyDeps {
   callSid: string;
   callerHash?: string;
+  /** E.164 caller number, forwarded to the tools API for caller-scoped lookups (never logged). */
+  callerPhone?: string;
   llm: LanguageModel;
   tts: TextToSpeech;
   tools: ToolClient;
@@ -367,7 +369,7 @@ export class Reply {
 
   private async callTool(c: ToolCall): Promise<ToolResult> {
     try {
-      return await this.deps.tools.call(c, { callSid: this.deps.callSid, callerHash: this.deps.callerHash, signal: this.signal });
+      return await this.deps.tools.call(c, { callSid: this.deps.callSid, callerHash: this.deps.callerHash, callerPhone: this.deps.callerPhone, signal: this.signal });
     } catch (err) {
       // The ToolClient contract says failures are results; if one still throws, the LLM gets a speakable error.
       if (this.signal.aborted) throw err;

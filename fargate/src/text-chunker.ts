@@ -3,13 +3,16 @@
 export interface ChunkOptions {
   /** Shortest clause cut at a comma/semicolon/colon/dash; sentence ends always cut. @default 24 */
   minClauseChars: number;
-  /** Shortest first piece: the first clause is what the caller waits for, so it may be short. @default 12 */
+  /**
+   * Shortest first piece: the first clause is what the caller waits for, so "Sure," or "Great," goes to TTS alone
+   * (TTS time to first byte is paid once per reply, from the first piece). @default 5
+   */
   minFirstChars: number;
   /** With no boundary in sight, cut at the last space once the buffer reaches this. @default 160 */
   maxChars: number;
 }
 
-const DEFAULTS: ChunkOptions = { minClauseChars: 24, minFirstChars: 12, maxChars: 160 };
+const DEFAULTS: ChunkOptions = { minClauseChars: 24, minFirstChars: 5, maxChars: 160 };
 
 /** Words whose trailing period does not end a sentence. */
 const ABBREVIATIONS = /(?:^|\s)(?:mr|mrs|ms|dr|st|sr|jr|vs|etc|no|approx|e\.g|i\.e|a\.m|p\.m|u\.s)\.$/i;

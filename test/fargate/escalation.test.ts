@@ -1,6 +1,6 @@
 // Escalation policy: requests for a person, failed turns in a row, low confidence; TwiML and handoff summary.
 import { describe, expect, it } from 'vitest';
-import { asksForHuman, EscalationPolicy, paymentTwiml, PIPELINE_TOOLS, summarizeForHandoff, transferTwiml } from '../../fargate/src/escalation';
+import { asksForHuman, EscalationPolicy, parsePaymentArgs, paymentTwiml, summarizeForHandoff, transferTwiml } from '../../fargate/src/escalation';
 
 describe('asksForHuman', () => {
   it.each([
@@ -44,9 +44,10 @@ describe('TwiML and summary', () => {
     expect(pay).toContain('chargeAmount="25.00"');
   });
 
-  it('offers the LLM transfer and payment tools with JSON Schema parameters', () => {
-    expect(PIPELINE_TOOLS.transfer_to_human!.parameters).toMatchObject({ type: 'object', properties: { reason: { type: 'string' } } });
-    expect(PIPELINE_TOOLS.take_payment!.parameters).toMatchObject({ required: ['amount'] });
+  it('reads take_payment arguments as a <Pay> amount and refuses unusable ones', () => {
+    expect(parsePaymentArgs('{"amount": 25, "description": "deposit"}')).toEqual({ amount: '25.00', description: 'deposit' });
+    expect(parsePaymentArgs('{"amount": -3, "description": "x"}')).toBeUndefined();
+    expect(parsePaymentArgs('not json')).toBeUndefined();
   });
 
   it('summarizes the reason, the last things the caller said and the tools used', () => {

@@ -9,8 +9,9 @@ describe('cutClauses', () => {
     ['It costs 3.5 dollars', false, [], 'It costs 3.5 dollars'],
     ['See Dr. Smith at nine. Then', false, ['See Dr. Smith at nine.'], 'Then'],
     ['Okay, so', false, [], 'Okay, so'],
-    ['Okay, so', true, [], 'Okay, so'],
-    ['Alright, let me check the calendar, one moment', true, ['Alright, let me check the calendar,'], 'one moment'],
+    ['Okay, so', true, ['Okay,'], 'so'],
+    ['Oh, so', true, [], 'Oh, so'],
+    ['Alright, let me check the calendar, one moment', true, ['Alright,', 'let me check the calendar,'], 'one moment'],
     ['Your booking for a haircut tomorrow, at nine, is confirmed', false, ['Your booking for a haircut tomorrow,'], 'at nine, is confirmed'],
   ])('%j (first=%s)', (buffer, first, ready, rest) => {
     expect(cutClauses(buffer, first)).toEqual({ ready, rest });

@@ -1,0 +1,287 @@
+// The whole local stack on loopback: dynalite (seeded), tools adapter, provider emulators, Redis check, and the media service.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { createClient } from 'redis';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createCallHandler, logObserver, type CallObserver, type CallRuntime, type CallSummary, type ReplyUsage, type TurnMeasures } from '../fargate/src/call';
+import { loadConfig, type Config } from '../fargate/src/config';
+import { createMediaServer, type MediaServer } from '../fargate/src/server';
+import { createDocumentClient, ensureTranscriptTable } from '../fargate/src/store/dynamo';
+import { emulatorEnv, LOCAL_TWILIO, startEmulators, type Emulators, type EmulatorsOptions } from './emulators';
+import type { AcceptedCall } from '../fargate/src/server';
+import type { Scenario } from './scenarios/scenario';
+import { startLocalBusinessStore, startToolsServer, type LocalBusinessStore, type ToolsServer } from './tools-server';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Provider latencies the emulators run with: the seed budget (numbers.md): STT final 200 ms after the endpointing
+ * silence, LLM first token 150 ms, TTS first byte 150 ms; SpeechStarted 100 ms after the onset. Interim results
+ * every 100 ms of speech, so barge-in can tell "mm-hm" from real words within the 300 ms the caller allows.
+ */
+export const SEED_BUDGET: NonNullable<EmulatorsOptions['knobs']> = {
+  deepgram: { speechStartedMs: 100, finalMs: 200, interimEverySec: 0.1 },
+  llm: { ttftMs: 150 },
+  elevenlabs: { firstByteMs: 150 },
+};
+
+export interface LocalStackOptions {
+  /** Loads the Deepgram script and LLM rules. */
+  scenario?: Scenario;
+  /** Emulator knobs. @default SEED_BUDGET */
+  knobs?: EmulatorsOptions['knobs'];
+  /** Well-known ports (CONTRACTS.md: 4101–4106, media 8080) instead of ephemeral ones. @default false */
+  fixedPorts?: boolean;
+  /** Extra media-service env (e.g. MAX_CALLS). */
+  env?: Record<string, string>;
+  /**
+   * `in-process` runs the media service in this process (tests, `npm start`); `child` spawns fargate/src/main.ts
+   * so its CPU and memory can be measured alone (bench). @default 'in-process'
+   */
+  media?: 'in-process' | 'child';
+  /** Media-service log level. @default LOG_LEVEL or 'warn' */
+  logLevel?: string;
+  /** In-process only: per-call observer (e.g. to collect turn measures). */
+  observerFor?: (call: AcceptedCall) => CallObserver;
+}
+
+export interface LocalStack {
+  /** ws://127.0.0.1:PORT/media */
+  mediaUrl: string;
+  /** http://127.0.0.1:PORT/twiml (the simulated caller POSTs it with a valid X-Twilio-Signature). */
+  twimlUrl: string;
+  emulators: Emulators;
+  tools: ToolsServer;
+  /** dynalite endpoint (business, idempotency and transcripts tables). */
+  dynamoEndpoint: string;
+  business: LocalBusinessStore;
+  twilio: { accountSid: string; authToken: string };
+  config: Config;
+  /** Whether the real Deepgram/Groq/ElevenLabs are used (all three keys set). */
+  realProviders: boolean;
+  /** The media-service child process (media: 'child'). */
+  child?: ChildProcess;
+  /** In-process only: what the pipeline reported per call (turn measures, tools, usage, summary), by callSid. */
+  calls: Map<string, CallTrace>;
+  /** The stored transcript of a call (turn 0 = call record, then heard turns), read back from dynalite. */
+  transcript(callSid: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+/** Everything the pipeline's observer seam reported for one call. */
+export interface CallTrace {
+  turns: TurnMeasures[];
+  tools: { name: string; ms: number; ok: boolean }[];
+  usage: ReplyUsage[];
+  summary?: CallSummary;
+}
+
+/** Fails with instructions when Redis is not reachable: the stack needs a real Redis server (no in-memory stand-in). */
+export async function requireRedis(url: string): Promise<void> {
+  const client = createClient({ url, socket: { connectTimeout: 1500, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+  } catch {
+    throw new Error(
+      `Redis is not reachable at ${url.replace(/\/\/[^@]*@/, '//')}. Start one with \`redis-server --daemonize yes\` ` +
+        '(Debian: `sudo apt-get install redis-server`) or point REDIS_URL at a running server.',
+    );
+  } finally {
+    await client.close().catch(() => client.destroy());
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts every local part; `close()` stops them in reverse order. Real providers are used when all three keys are set. */
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  await requireRedis(redisUrl);
+  const realProviders = Boolean(process.env.DEEPGRAM_API_KEY && process.env.GROQ_API_KEY && process.env.ELEVENLABS_API_KEY);
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  let transcriptsTable = 'transcripts';
+  try {
+    const fixed = opts.fixedPorts ?? false;
+    const business = await startLocalBusinessStore({ port: fixed ? 4106 : 0 });
+    closers.push(() => business.close());
+    transcriptsTable = 'transcripts';
+    const doc = createDocumentClient({ region: 'us-east-1', endpoint: business.endpoint });
+    await ensureTranscriptTable(doc, transcriptsTable);
+    doc.destroy();
+
+    const tools = await startToolsServer({
+      port: fixed ? 4105 : 0,
+      env: { DYNAMODB_ENDPOINT: business.endpoint, REDIS_URL: redisUrl, BUSINESS_TABLE: 'business', IDEMPOTENCY_TABLE: 'idempotency', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+    });
+    closers.push(() => tools.close());
+
+    const emulators = await startEmulators({
+      scenario: opts.scenario,
+      knobs: opts.knobs ?? SEED_BUDGET,
+      ...(fixed ? { ports: { deepgram: 4101, llm: 4102, elevenlabs: 4103, twilio: 4104 } } : {}),
+    });
+    closers.push(() => emulators.close());
+
+    const port = fixed ? 8080 : await freePort();
+    const providerEnv = emulatorEnv(emulators);
+    if (realProviders) {
+      for (const k of ['DEEPGRAM_URL', 'GROQ_BASE_URL', 'ELEVENLABS_URL']) delete providerEnv[k];
+      Object.assign(providerEnv, { DEEPGRAM_API_KEY: process.env.DEEPGRAM_API_KEY!, GROQ_API_KEY: process.env.GROQ_API_KEY!, ELEVENLABS_API_KEY: process.env.ELEVENLABS_API_KEY! });
+    }
+    const env: Record<string, string> = {
+      STAGE: 'local',
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      STREAM_TOKEN_KEY: 'local-stream-token-key-0123456789abcdef',
+      CALLER_HASH_KEY: 'local-caller-hash-key-0123456789abcdef',
+      TRANSFER_NUMBER: '+15557654321',
+      TOOLS_URL: tools.url,
+      TOOLS_AUTH: 'none',
+      REDIS_URL: redisUrl,
+      TRANSCRIPTS_TABLE: transcriptsTable,
+      DYNAMODB_ENDPOINT: business.endpoint,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      MAX_CALLS: '400',
+      WARM_POOL_SIZE: '2',
+      DRAIN_SECONDS: '5',
+      ...providerEnv,
+      ...opts.env,
+    };
+    const config = loadConfig(env);
+    const level = opts.logLevel ?? process.env.LOG_LEVEL ?? 'warn';
+    let child: ChildProcess | undefined;
+    const calls = new Map<string, CallTrace>();
+    const observerFor = (call: AcceptedCall): CallObserver => {
+      const trace: CallTrace = { turns: [], tools: [], usage: [] };
+      calls.set(call.start.callSid, trace);
+      const inner = opts.observerFor?.(call) ?? logObserver(call.log);
+      return {
+        turn: (m) => (trace.turns.push(m), inner.turn(m)),
+        toolCall: (name, ms, ok) => (trace.tools.push({ name, ms, ok }), inner.toolCall(name, ms, ok)),
+        usage: (u) => (trace.usage.push(u), inner.usage(u)),
+        end: (sum) => ((trace.summary = sum), inner.end(sum)),
+      };
+    };
+    if (opts.media === 'child') {
+      child = await spawnMediaService(env, level, port);
+      const c = child;
+      closers.push(() => stopChild(c));
+    } else {
+      const log: Logger = pino({ level, base: { service: 'media-service' } });
+      const runtime: CallRuntime = await createCallHandler(config, log, { observerFor });
+      closers.push(() => runtime.close());
+      const media: MediaServer = createMediaServer({ config, log, onCall: runtime.handle, agentFor: runtime.agentFor });
+      await media.listen(port);
+      closers.push(() => media.close());
+    }
+    return {
+      mediaUrl: `ws://127.0.0.1:${port}/media`,
+      twimlUrl: `http://127.0.0.1:${port}/twiml`,
+      emulators,
+      tools,
+      dynamoEndpoint: business.endpoint,
+      business,
+      twilio: { ...LOCAL_TWILIO },
+      config,
+      realProviders,
+      child,
+      calls,
+      async transcript(callSid) {
+        const d = createDocumentClient({ region: 'us-east-1', endpoint: business.endpoint });
+        try {
+          const r = await d.send(new QueryCommand({ TableName: transcriptsTable, KeyConditionExpression: 'callSid = :c', ExpressionAttributeValues: { ':c': callSid } }));
+          return (r.Items ?? []).sort((a, b) => Number(a.turn) - Number(b.turn));
+        } finally {
+          d.destroy();
+        }
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Runs the media service as its own process (`tsx fargate/src/main.ts`) and waits for /ready. */
+async function spawnMediaService(env: Record<string, string>, level: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'fargate/src/main.ts')], {
+    env: { ...process.env, ...env, LOG_LEVEL: level },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`media service exited with ${child.exitCode} during boot`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/ready`);
+      if (r.ok) return child;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('media service did not become ready within 60 s');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Tool names the scenario's LLM rules make the model call, as the LLM emulator saw them requested, in order. */
+export function toolCallsSeen(stack: LocalStack, callSid?: string): string[] {
+  const names: string[] = [];
+  for (const r of stack.emulators.llm.requests) {
+    const msgs = (r.body.messages ?? []) as { role: string; tool_calls?: { function: { name: string } }[] }[];
+    void callSid;
+    const last = msgs[msgs.length - 1];
+    if (last?.role === 'tool') {
+      const call = [...msgs].reverse().find((m) => m.role === 'assistant' && m.tool_calls?.length);
+      for (const c of call?.tool_calls ?? []) names.push(c.function.name);
+    }
+  }
+  return names;
+}
+
+/** The scenario's `expect` checked against a call report: a list of failures (empty = passed). */
+export function checkExpect(
+  scenario: Scenario,
+  report: { heard: string; transferred?: string; ok: boolean; turns: { ok: boolean; error?: string }[] },
+  toolsCalled: string[],
+): string[] {
+  const failures: string[] = [];
+  const e = scenario.expect ?? {};
+  if (!report.ok) failures.push(`call not ok: ${report.turns.filter((t) => !t.ok).map((t) => t.error ?? 'turn failed').join('; ') || 'steps left unplayed'}`);
+  const heard = report.heard.toLowerCase();
+  for (const phrase of e.heard ?? []) if (!heard.includes(phrase.toLowerCase())) failures.push(`did not hear "${phrase}"`);
+  if (e.transfer !== undefined && Boolean(report.transferred) !== e.transfer) failures.push(e.transfer ? 'expected a transfer, none happened' : 'unexpected transfer');
+  let i = 0;
+  for (const name of toolsCalled) if (name === e.toolCalls?.[i]) i++;
+  if (e.toolCalls && i < e.toolCalls.length) failures.push(`tools called ${JSON.stringify(toolsCalled)}, expected in order ${JSON.stringify(e.toolCalls)}`);
+  return failures;
+}
