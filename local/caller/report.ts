@@ -93,7 +93,7 @@ export function formatReport(r: CallReport): string {
   const rows = [['#', 'kind', 'input', 'v2v ms', 'barge-in ms', 'clears', 'heard']];
   for (const t of r.turns) {
     const b = t.bargeIn;
-    const barge = !b ? '' : b.reactionMs !== undefined ? ms(b.reactionMs) : b.agentAudibleAtOnset ? 'not stopped' : 'agent done';
+    const barge = !b ? '' : b.reactionMs !== undefined ? ms(b.reactionMs) : b.agentAudibleAtOnset ? 'kept talking' : 'agent done';
     rows.push([
       String(t.index),
       t.kind,
