@@ -81,6 +81,8 @@ describe('privacy Lambda', () => {
     expect(await handler({ action: 'forget', phone: number })).toEqual({ action: 'forget', callerHash: hash, calls: 1, transcriptItems: 2, sessions: 0, memory: true });
     expect(await handler({ action: 'export', phone: number })).toEqual({ action: 'export', callerHash: hash, memory: null, calls: [] });
     expect(await redis.exists(`va:mem:${hash}`)).toBe(0);
+    expect(await redis.exists(`va:forgotten:${hash}`)).toBe(1);
+    await redis.del(`va:forgotten:${hash}`);
   });
 
   it('rejects a malformed event with an error naming the field', async () => {

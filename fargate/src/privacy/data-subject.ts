@@ -75,14 +75,11 @@ export async function exportCaller(deps: DataSubjectDeps, phone: string): Promis
 export async function forgetCaller(deps: DataSubjectDeps, phone: string): Promise<ForgetResult> {
   const hash = callerHash(deps.callerHashKey, phone);
   const callSids = await callSidsOf(deps, hash);
-  let transcriptItems = 0;
-  for (const callSid of callSids) {
-    const keys = (await itemsOf(deps, callSid, true)).map((i) => ({ callSid: i.callSid, turn: i.turn }));
-    await deleteKeys(deps, keys);
-    transcriptItems += keys.length;
-  }
-  const sessions = await new SessionStore(deps.redis, { keyPrefix: deps.keyPrefix }).delete(callSids);
+  // Memory first: it also sets the guard that stops calls live right now from writing memory or transcripts back.
   const memory = await new CallerMemoryStore(deps.redis, { keyPrefix: deps.keyPrefix }).forget(hash);
+  let transcriptItems = 0;
+  for (const callSid of callSids) transcriptItems += await deleteCallTranscript(deps.doc, deps.table, callSid);
+  const sessions = await new SessionStore(deps.redis, { keyPrefix: deps.keyPrefix }).delete(callSids);
   return { action: 'forget', callerHash: hash, calls: callSids.length, transcriptItems, sessions, memory };
 }
 
@@ -122,6 +119,13 @@ export async function openDataSubjectDeps(env: NodeJS.ProcessEnv = process.env):
   };
 }
 
+/** Deletes every transcript item of one call (turn 0 and all turns); returns how many there were. */
+export async function deleteCallTranscript(doc: DynamoDBDocumentClient, table: string, callSid: string): Promise<number> {
+  const keys = (await itemsOf({ doc, table }, callSid, true)).map((i) => ({ callSid: i.callSid, turn: i.turn }));
+  await deleteKeys({ doc, table }, keys);
+  return keys.length;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A secret is either the plain value or a JSON object holding it (CDK `generateSecretString` with a template). */
@@ -158,7 +162,7 @@ async function callSidsOf(deps: DataSubjectDeps, hash: string): Promise<string[]
   return out;
 }
 
-async function itemsOf(deps: DataSubjectDeps, callSid: string, keysOnly = false): Promise<Record<string, unknown>[]> {
+async function itemsOf(deps: Pick<DataSubjectDeps, 'doc' | 'table'>, callSid: string, keysOnly = false): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
@@ -176,7 +180,7 @@ async function itemsOf(deps: DataSubjectDeps, callSid: string, keysOnly = false)
   return out;
 }
 
-async function deleteKeys(deps: DataSubjectDeps, keys: Record<string, unknown>[]): Promise<void> {
+async function deleteKeys(deps: Pick<DataSubjectDeps, 'doc' | 'table'>, keys: Record<string, unknown>[]): Promise<void> {
   for (let i = 0; i < keys.length; i += 25) {
     let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
     for (let attempt = 0; requests.length; attempt++) {

@@ -1,6 +1,8 @@
 // One call's persistence in one place: opens the stores from Config and records a call's start, turns, tools and end.
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
+import { deleteCallTranscript } from '../privacy/data-subject';
 import type { ToolResult } from '../providers/types';
 import {
   CallerMemoryStore, buildMemoryUpdate, callerHashOrUndefined, memoryPromptLine, type CallerMemory, type FinishedCall,
@@ -16,6 +18,9 @@ export interface Stores {
   sessions: SessionStore;
   memory: CallerMemoryStore;
   transcripts: TranscriptWriter;
+  /** The client and table the transcript writer uses. */
+  doc: DynamoDBDocumentClient;
+  table: string;
   callerHashKey: string;
   log: Logger;
   /** SIGTERM: flushes every transcript (bounded by `timeoutMs`), then closes Redis and DynamoDB. */
@@ -37,6 +42,8 @@ export async function openStores(config: Config, log: Logger, hooks: { onTranscr
     sessions: new SessionStore(redis, { onError: (err, op) => log.warn({ op, err: { name: (err as Error)?.name } }, 'session write failed') }),
     memory: new CallerMemoryStore(redis),
     transcripts,
+    doc,
+    table: config.TRANSCRIPTS_TABLE,
     callerHashKey: config.CALLER_HASH_KEY,
     log,
     async close(timeoutMs = 5000) {
@@ -125,7 +132,9 @@ export class CallRecorder {
     let summary = buildMemoryUpdate(undefined, call).recent[0];
     if (this.callerHash) {
       try {
-        summary = (await this.stores.memory.remember(this.callerHash, call)).recent[0];
+        const mem = await this.stores.memory.remember(this.callerHash, call);
+        if (!mem) return this.erase(timeoutMs);
+        summary = mem.recent[0];
       } catch (err) {
         this.stores.log.warn({ callSid: this.start.callSid, err: { name: (err as Error)?.name } }, 'caller memory not updated');
       }
@@ -136,5 +145,20 @@ export class CallRecorder {
     });
     await this.stores.sessions.end(this.start.callSid, end.endedAt);
     return this.stores.transcripts.flush(this.start.callSid, timeoutMs);
+  }
+
+  /** The caller was forgotten while this call was live: write nothing back and remove what this call wrote. */
+  private async erase(timeoutMs: number): Promise<boolean> {
+    const { callSid } = this.start;
+    this.stores.log.info({ callSid }, 'caller forgotten during the call; erasing its transcript and session');
+    try {
+      await this.stores.transcripts.flush(callSid, timeoutMs);
+      await deleteCallTranscript(this.stores.doc, this.stores.table, callSid);
+      await this.stores.sessions.delete([callSid]);
+      return true;
+    } catch (err) {
+      this.stores.log.error({ callSid, err: { name: (err as Error)?.name } }, 'could not erase a forgotten caller\'s call; run the forget again');
+      return false;
+    }
   }
 }

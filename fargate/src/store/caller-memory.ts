@@ -64,6 +64,9 @@ const memorySchema = z.object({
 /** What is remembered about one caller across calls. Derived only from structured data, never raw caller speech. */
 export type CallerMemory = z.infer<typeof memorySchema>;
 
+/** Seconds a forget keeps blocking memory and transcripts of calls live at that moment (the session TTL: no call lasts longer). */
+export const FORGET_GUARD_SECONDS = 7200;
+
 /** Summaries kept in {@link CallerMemory.recent}. */
 export const MAX_RECENT = 3;
 
@@ -186,9 +189,7 @@ export class CallerMemoryStore {
         this.redis.get(this.key(hash)),
         new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), this.loadTimeoutMs))),
       ]);
-      if (!raw) return undefined;
-      const parsed = memorySchema.safeParse(JSON.parse(raw));
-      return parsed.success ? parsed.data : undefined;
+      return parseMemory(raw);
     } catch {
       return undefined;
     } finally {
@@ -203,23 +204,47 @@ export class CallerMemoryStore {
 
   /**
    * Call end: loads the current memory, folds the finished call in ({@link buildMemoryUpdate}) and saves it. Run it
-   * off the audio path (after the call's audio is done). Rejects on a Redis error.
+   * off the audio path (after the call's audio is done). Resolves `undefined` and saves nothing when the caller
+   * was forgotten after this call started (a call live during the forget must not bring the memory back).
+   * Rejects on a Redis error.
    */
-  async remember(hash: string, call: FinishedCall): Promise<CallerMemory> {
-    const raw = await this.redis.get(this.key(hash));
-    const prev = raw ? memorySchema.safeParse(JSON.parse(raw)) : undefined;
-    const mem = buildMemoryUpdate(prev?.success ? prev.data : undefined, call);
+  async remember(hash: string, call: FinishedCall): Promise<CallerMemory | undefined> {
+    const [raw, forgottenAt] = await Promise.all([this.redis.get(this.key(hash)), this.redis.get(this.guardKey(hash))]);
+    if (forgottenAt && Number(forgottenAt) >= call.startedAt) return undefined;
+    const mem = buildMemoryUpdate(parseMemory(raw), call);
     await this.save(hash, mem);
     return mem;
   }
 
-  /** Deletes the caller's memory; true when there was one. */
-  async forget(hash: string): Promise<boolean> {
-    return (await this.redis.del(this.key(hash))) > 0;
+  /**
+   * Deletes the caller's memory and records when (`{prefix}forgotten:{hash}`, for {@link FORGET_GUARD_SECONDS}),
+   * so calls that were live at that moment do not write it again (see {@link remember}). True when there was a memory.
+   */
+  async forget(hash: string, now = Date.now()): Promise<boolean> {
+    const [, deleted] = await this.redis.multi()
+      .set(this.guardKey(hash), String(now), { expiration: { type: 'EX', value: FORGET_GUARD_SECONDS } })
+      .del(this.key(hash))
+      .exec();
+    return Number(deleted) > 0;
+  }
+
+  private guardKey(hash: string): string {
+    return `${this.prefix}forgotten:${hash}`;
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/** A stored memory, or `undefined` when absent, not JSON or of another shape/version. */
+function parseMemory(raw: string | null | undefined): CallerMemory | undefined {
+  if (!raw) return undefined;
+  try {
+    const parsed = memorySchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function parseObject(json: string | undefined): Record<string, unknown> | undefined {
   if (!json) return undefined;

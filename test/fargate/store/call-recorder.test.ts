@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../fargate/src/config';
 import { CallRecorder, openStores, type Stores } from '../../../fargate/src/store/call-recorder';
+import { forgetCaller } from '../../../fargate/src/privacy/data-subject';
 import { callerHash } from '../../../fargate/src/store/caller-memory';
 import { startDynalite, type LocalDynamo } from './dynalite';
 
@@ -75,6 +76,25 @@ describe('call recorder', () => {
     expect(Items[0]).toMatchObject({ turn: 0, summary: 'caller asked for a person about a refund', escalated: true, turns: 1, endedAt: new Date(9_000).toISOString() });
     expect(Items[0].callerHash).toBeUndefined();
     await stores.redis.del(stores.sessions.key(callSid));
+  });
+
+  it('writes nothing back for a call that was live while its caller was forgotten, and removes what it wrote', async () => {
+    const number = phone();
+    const callSid = `CA${randomUUID().replace(/-/g, '')}`;
+    const { recorder } = await CallRecorder.start(stores, { callSid, agent: 'booking', caller: number, startedAt: Date.now() });
+    recorder.turn({ role: 'user', text: 'my name is Ana', startedAt: Date.now() });
+    expect(await stores.transcripts.flush(callSid)).toBe(true);
+
+    const forgot = await forgetCaller({ doc: stores.doc, table: stores.table, redis: stores.redis, callerHashKey: hashKey }, number);
+    expect(forgot.calls).toBe(1);
+    recorder.turn({ role: 'assistant', text: 'Noted, Ana.', startedAt: Date.now() }); // the call goes on meanwhile
+    expect(await recorder.finish({ endedAt: Date.now() })).toBe(true);
+
+    const { Items = [] } = await db.doc.send(new QueryCommand({ TableName: 'transcripts', KeyConditionExpression: 'callSid = :c', ExpressionAttributeValues: { ':c': callSid }, ConsistentRead: true }));
+    expect(Items).toEqual([]);
+    expect(await stores.sessions.read(callSid)).toBeUndefined();
+    expect(await stores.memory.load(callerHash(hashKey, number))).toBeUndefined();
+    await stores.redis.del(`va:forgotten:${callerHash(hashKey, number)}`);
   });
 
   it('gives a withheld caller no memory and no caller hash', async () => {

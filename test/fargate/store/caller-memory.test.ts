@@ -135,11 +135,18 @@ describe('memory in Redis', () => {
     expect(await new CallerMemoryStore(closed, { keyPrefix: prefix }).load(h)).toBeUndefined();
   });
 
-  it('forgets a caller', async () => {
+  it('forgets a caller, and a call that was live during the forget does not bring the memory back', async () => {
     const h = callerHash(KEY, '+15551230004');
     await store.remember(h, bookingCall());
-    expect(await store.forget(h)).toBe(true);
+    const forgetAt = Date.parse('2026-11-24T10:02:00Z'); // while bookingCall() (10:00–10:03) is live
+    expect(await store.forget(h, forgetAt)).toBe(true);
     expect(await store.load(h)).toBeUndefined();
+    expect(await store.remember(h, bookingCall())).toBeUndefined();
+    expect(await store.load(h)).toBeUndefined();
+    // A call that starts after the forget is remembered again.
+    const later = bookingCall({ startedAt: forgetAt + 60_000, endedAt: forgetAt + 120_000 });
+    expect((await store.remember(h, later))?.calls).toBe(1);
+    expect(await store.forget(h)).toBe(true);
     expect(await store.forget(h)).toBe(false);
   });
 });
