@@ -648,7 +648,8 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
   const sttOf = (profile: AgentProfile): DeepgramStt => {
     const ep = ENDPOINTING_PROFILES[profile.endpointing];
     const flux = profile.stt.startsWith('flux');
-    const id = `${profile.stt}:${profile.endpointing}`;
+    const speculate = flux && profile.speculate !== false;
+    const id = `${profile.stt}:${profile.endpointing}:${speculate}`;
     let stt = sttByKey.get(id);
     if (!stt) {
       stt = createDeepgramStt({
@@ -656,7 +657,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
         url: config.DEEPGRAM_URL,
         model: profile.stt,
         profile: { endpointingMs: ep.endpointingMs, utteranceEndMs: ep.utteranceEndMs },
-        flux: { eotThreshold: ep.eotThreshold, eagerEotThreshold: ep.eagerEotThreshold },
+        flux: { eotThreshold: ep.eotThreshold, ...(speculate ? { eagerEotThreshold: ep.eagerEotThreshold } : {}) },
         // Card numbers and SSNs are redacted at the source on Nova; Flux only offers `numbers`, which would also hide
         // order numbers and times, so Flux text is redacted by us before it reaches the LLM.
         redact: flux ? [] : deepgramRedactParams(DEFAULT_STT_REDACTION),

@@ -13,13 +13,14 @@ function variant(base: AgentProfile, name: string, endpointing: EndpointingProfi
 /**
  * Every profile. The booking variants differ only in how they listen, so a deployment can A/B endpointing per number
  * (and the local scenarios pin each behaviour): `-quick` answers after 300 ms of silence, `-patient` waits 800 ms,
- * `-flux` lets Deepgram Flux decide and speculates on EagerEndOfTurn.
+ * `-flux` lets Deepgram Flux decide and speculates on EagerEndOfTurn, `-flux-plain` waits for EndOfTurn.
  */
 export const AGENTS: Readonly<Record<string, AgentProfile>> = Object.freeze({
   booking: bookingAgent,
   'booking-quick': variant(bookingAgent, 'booking-quick', 'aggressive'),
   'booking-patient': variant(bookingAgent, 'booking-patient', 'conservative'),
   'booking-flux': variant(bookingAgent, 'booking-flux', 'balanced', 'flux-general-en'),
+  'booking-flux-plain': { ...variant(bookingAgent, 'booking-flux-plain', 'balanced', 'flux-general-en'), speculate: false },
   shipment: shipmentAgent,
 });
 
@@ -29,6 +30,7 @@ export const NUMBER_TO_AGENT: Readonly<Record<string, string>> = Object.freeze({
   '+15550001001': 'booking-quick',
   '+15550001002': 'booking-patient',
   '+15550001003': 'booking-flux',
+  '+15550001004': 'booking-flux-plain',
   '+15550002000': 'shipment',
 });
 

@@ -14,6 +14,8 @@ export interface AgentProfile {
   /** How long a pause ends the caller's turn (also sets Deepgram `endpointing`/`utterance_end_ms` or Flux thresholds). */
   endpointing: EndpointingProfileName;
   stt: SttModel;
+  /** Flux only: start a held reply on EagerEndOfTurn (costs LLM tokens when the caller resumes). @default true */
+  speculate?: boolean;
   /** `large` for tool-heavy reasoning; `small` when speed matters more. @default 'small' */
   llm: 'small' | 'large';
   /** ElevenLabs voice id. */

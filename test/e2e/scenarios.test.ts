@@ -1,0 +1,103 @@
+// End to end through the whole local stack (real Redis, dynalite, emulators, SDKs, simulated caller): booking, human handoff, keypad, thinking pause.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../fargate/src/store/dynamo';
+import { DynamoBusinessData } from '../../lambdas/shared/dynamo-business-data';
+import { localDate } from '../../lambdas/shared/dates';
+import type { CallReport } from '../../local/caller/caller';
+import { loadScenario, type Scenario } from '../../local/scenarios/scenario';
+import { checkExpect, toolCallsSeen, type LocalStack } from '../../local/stack';
+import { call, settled, stackFor, storedTurns } from './helpers';
+
+const booking = loadScenario('booking');
+const human = loadScenario('human');
+const keypad = loadScenario('keypad');
+const pause = loadScenario('pause');
+/** The same thinking pause on the aggressive (300 ms) profile. */
+const pauseQuick: Scenario = { ...pause, name: 'pause-quick', agent: 'booking-quick', to: '+15550001001' };
+
+const stacks: LocalStack[] = [];
+const reports = new Map<string, { stack: LocalStack; report: CallReport }>();
+
+beforeAll(async () => {
+  // Independent calls run concurrently, each scenario on its own stack (emulator scripts and rules are per stack).
+  await Promise.all(
+    [booking, human, keypad, pause, pauseQuick].map(async (s) => {
+      const stack = await stackFor(s);
+      stacks.push(stack);
+      const report = await call(stack, s);
+      await settled(stack, report.callSid);
+      reports.set(s.name, { stack, report });
+    }),
+  );
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(stacks.map((s) => s.close()));
+});
+
+describe('booking call', () => {
+  it('completes: the tools got the right arguments, the appointment exists in dynalite, the caller heard the confirmation', async () => {
+    const { stack, report } = reports.get('booking')!;
+    expect(checkExpect(booking, report, toolCallsSeen(stack))).toEqual([]);
+    const turns = await storedTurns(stack, report.callSid);
+    const calls = turns.flatMap((t) => t.toolCalls ?? []);
+    expect(calls.map((c) => c.name)).toEqual(['check_availability', 'book_appointment']);
+    expect(JSON.parse(calls[1]!.arguments)).toEqual({ service: 'haircut', date: 'tomorrow', time: '10:00' });
+    const doc = createDocumentClient({ region: 'us-east-1', endpoint: stack.dynamoEndpoint });
+    const data = new DynamoBusinessData(doc, 'business');
+    const today = localDate(new Date(), 'America/New_York');
+    const bookings = await data.upcomingBookings(booking.from, today);
+    doc.destroy();
+    expect(bookings).toEqual(expect.arrayContaining([expect.objectContaining({ service: 'haircut', time: '10:00', status: 'booked' })]));
+    expect(report.heard).toContain("you're booked for a haircut tomorrow at 10 am");
+  });
+
+  it('stores each heard turn in order, starting with the cached greeting', async () => {
+    const { stack, report } = reports.get('booking')!;
+    const turns = await storedTurns(stack, report.callSid);
+    expect(turns.map((t) => t.role)).toEqual(['assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+    expect(turns[0]!.text).toBe('Hi, thanks for calling Bright Cuts. How can I help you today?');
+    expect(turns.filter((t) => t.role === 'user').map((t) => t.text)).toEqual(booking.steps.flatMap((s) => ('say' in s ? [s.text] : [])));
+    const trace = stack.calls.get(report.callSid)!;
+    expect(trace.summary!.greetingMs).toBeDefined();
+  });
+});
+
+describe('asking for a human', () => {
+  it('says the handoff line, updates the live call with <Dial> at the Twilio REST emulator, and stores a summary', async () => {
+    const { stack, report } = reports.get('human')!;
+    expect(checkExpect(human, report, toolCallsSeen(stack))).toEqual([]);
+    const update = stack.emulators.twilio.requests.find((r) => r.callSid === report.callSid);
+    expect(update?.params.Twiml).toContain('<Dial timeout="20"><Number>+15557654321</Number></Dial>');
+    expect(report.heard).toContain('let me connect you with a member of our team');
+    const record = (await stack.transcript(report.callSid)).find((i) => Number(i.turn) === 0)!;
+    expect(record.escalated).toBe(true);
+    expect(String(record.summary)).toContain('Escalated: asked-for-human.');
+  });
+});
+
+describe('keypad input', () => {
+  it('reaches the conversation as "[keypad] digits" and drives the tool call', async () => {
+    const { stack, report } = reports.get('keypad')!;
+    expect(checkExpect(keypad, report, toolCallsSeen(stack))).toEqual([]);
+    const turns = await storedTurns(stack, report.callSid);
+    expect(turns.some((t) => t.role === 'user' && t.text === '[keypad] 1002')).toBe(true);
+  });
+});
+
+describe('thinking pause', () => {
+  const userMessages = (stack: LocalStack) =>
+    stack.emulators.llm.requests.map((r) => (r.body.messages as { role: string; content: string }[]).filter((m) => m.role === 'user').map((m) => m.content));
+
+  it('the conservative profile waits through a 600 ms pause and answers the whole sentence', () => {
+    const { stack, report } = reports.get('pause')!;
+    expect(checkExpect(pause, report, toolCallsSeen(stack))).toEqual([]);
+    // Every LLM request saw the caller's complete sentence: it was never answered half-way.
+    expect(userMessages(stack).every((u) => u.join(' ').includes("I'd like to book... a haircut on Friday."))).toBe(true);
+  });
+
+  it('the aggressive profile cuts the caller off after the first half', () => {
+    const { stack } = reports.get('pause-quick')!;
+    expect(userMessages(stack)[0]).toEqual(["I'd like to book..."]);
+  });
+});
