@@ -380,18 +380,27 @@ export function createDeepgramStt(opts: DeepgramSttOptions): DeepgramStt {
   const tuning = { log: opts.log, keepAliveMs: opts.keepAliveMs ?? 4000, drainMs: opts.drainMs ?? 2000 };
 
   async function connect(signal?: AbortSignal): Promise<DeepgramConnection> {
-    const socket = (flux
-      ? await client.listen.v2.connect({ ...v2Args, ...(signal ? { abortSignal: signal } : {}) })
-      : await client.listen.v1.connect({ ...v1Args, ...(signal ? { abortSignal: signal } : {}) })) as unknown as SdkSocket;
+    signal?.throwIfAborted();
+    // Not the SDK's abortSignal: it would also close the socket after it was handed to a call (pool shutdown ≠ call end).
+    const socket = (flux ? await client.listen.v2.connect(v2Args) : await client.listen.v1.connect(v1Args)) as unknown as SdkSocket;
     let failure: string | undefined;
     socket.on('error', (e) => (failure = e.message));
     let closeCode: number | undefined;
     socket.on('close', (e) => (closeCode = e.code));
     socket.connect(); // v5 sockets start closed: this dials
     try {
-      await socket.waitForOpen();
-    } catch {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(new SttError('Deepgram connect aborted'));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => signal?.removeEventListener('abort', onAbort);
+        socket.waitForOpen().then(
+          () => (done(), resolve()),
+          (e: unknown) => (done(), reject(e)),
+        );
+      });
+    } catch (err) {
       socket.close();
+      if (err instanceof SttError) throw err;
       throw new SttError(`Deepgram upgrade failed${failure ? `: ${failure}` : ''}${closeCode ? ` (${closeCode})` : ''}`, closeCode);
     }
     return new Connection(socket, flux, tuning);

@@ -54,6 +54,11 @@ export interface ElevenLabsTts {
    * greeting/filler audio cached once per voice and phrase.
    */
   synthesizeOnce(text: string, signal?: AbortSignal): Promise<Mulaw>;
+  /**
+   * `synthesizeOnce` memoised per phrase for this voice and model: greeting, filler and hand-off audio is made once
+   * per task and replayed from memory. A failed synthesis is not kept, so the next call tries again.
+   */
+  phrase(text: string): Promise<Mulaw>;
 }
 
 /** "a limit of 5 concurrent contexts per connection" (multi-context guide); one is the keep-alive context. */
@@ -313,20 +318,28 @@ export function createElevenLabsTts(opts: ElevenLabsTtsOptions): ElevenLabsTts {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(wsUrl, { headers: { 'xi-api-key': opts.apiKey }, handshakeTimeout: opts.connectTimeoutMs ?? 5000 });
       const conn = new Connection(ws, opts);
-      const fail = (msg: string, code?: number) => {
-        signal?.removeEventListener('abort', onAbort);
-        ws.terminate();
-        reject(new TtsError(msg, code));
-      };
-      const onAbort = () => fail('connect aborted');
-      signal?.addEventListener('abort', onAbort, { once: true });
-      ws.once('unexpected-response', (_req, res) => {
+      const onError = (err: Error) => fail(`ElevenLabs connect failed: ${err.message}`);
+      const onRefused = (_req: unknown, res: import('node:http').IncomingMessage) => {
         res.resume();
         fail(`ElevenLabs refused the WebSocket upgrade: HTTP ${res.statusCode}`, res.statusCode);
-      });
-      ws.once('error', (err) => fail(`ElevenLabs connect failed: ${err.message}`));
-      ws.once('open', () => {
+      };
+      const onAbort = () => fail('connect aborted');
+      const detach = () => {
         signal?.removeEventListener('abort', onAbort);
+        ws.off('error', onError);
+        ws.off('unexpected-response', onRefused);
+      };
+      function fail(msg: string, code?: number) {
+        detach();
+        ws.terminate();
+        reject(new TtsError(msg, code));
+      }
+      if (signal?.aborted) return fail('connect aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+      ws.on('unexpected-response', onRefused);
+      ws.on('error', onError);
+      ws.once('open', () => {
+        detach();
         conn.start();
         resolve(conn);
       });
@@ -356,5 +369,16 @@ export function createElevenLabsTts(opts: ElevenLabsTtsOptions): ElevenLabsTts {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  return { key, connect, synthesizeOnce };
+  const phrases = new Map<string, Promise<Mulaw>>();
+  function phrase(text: string): Promise<Mulaw> {
+    let p = phrases.get(text);
+    if (!p) {
+      p = synthesizeOnce(text);
+      phrases.set(text, p);
+      p.catch(() => phrases.delete(text));
+    }
+    return p;
+  }
+
+  return { key, connect, synthesizeOnce, phrase };
 }

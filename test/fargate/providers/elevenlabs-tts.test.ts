@@ -152,4 +152,14 @@ describe('createElevenLabsTts against the ElevenLabs emulator', () => {
     expect(decodeToneText(audio)).toBe('one moment please.');
     await expect(createElevenLabsTts(opts({ apiKey: 'nope' })).synthesizeOnce('hi')).rejects.toMatchObject({ name: 'TtsError', code: 401 });
   });
+
+  it('makes each cached phrase once per voice, and retries a phrase whose synthesis failed', async () => {
+    const tts = createElevenLabsTts(opts({ voiceId: 'phrase-voice' }));
+    emu.setKnobs({ httpError: { status: 503 } });
+    await expect(tts.phrase('Let me check that.')).rejects.toMatchObject({ code: 503 });
+    const [a, b] = await Promise.all([tts.phrase('Let me check that.'), tts.phrase('Let me check that.')]);
+    expect(a).toBe(b);
+    expect(decodeToneText(a)).toBe('let me check that.');
+    expect(emu.generations.filter((g) => g.voiceId === 'phrase-voice')).toHaveLength(1);
+  });
 });

@@ -79,7 +79,7 @@ describe('WarmPool', () => {
     pool.close();
   });
 
-  it('dials on acquire when nothing is ready (size 0), and close() closes idle sockets and refuses acquire', async () => {
+  it('dials on acquire when nothing is ready (size 0); close() closes idle sockets only and refuses acquire', async () => {
     const { pool: cold, dialed } = recordingPool(0);
     const c = await cold.acquire();
     expect(dialed).toEqual([c]);
@@ -88,7 +88,11 @@ describe('WarmPool', () => {
 
     const { pool, dialed: warm } = recordingPool(2);
     await pool.warmed();
+    const inCall = await pool.acquire();
     pool.close();
+    await Promise.all(warm.filter((s) => s !== inCall).map((s) => s.closed));
+    expect(inCall.isOpen).toBe(true); // shutting the pool down never cuts a call that holds a socket
+    inCall.close();
     await Promise.all(warm.map((s) => s.closed));
     expect(warm.every((s) => !s.isOpen)).toBe(true);
     await expect(pool.acquire()).rejects.toThrow(/closed/);
