@@ -1,4 +1,5 @@
 // Deepgram STT provider: pure message mapping on literal vendor messages, and the real @deepgram/sdk against the local emulator.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeepgramEmulator, type DeepgramEmulator } from '../../../local/emulators/deepgram';
 import { createDeepgramStt, mapFluxMessage, mapNovaMessage, SttError, type DeepgramSttOptions } from '../../../fargate/src/providers/deepgram-stt';
@@ -100,6 +101,20 @@ describe('createDeepgramStt against the Deepgram emulator', () => {
     a.end();
     await out.finished;
     expect(out.error).toBeUndefined();
+  });
+
+  it('transcribes the scenario speech recording (espeak μ-law) into one speech_final segment', async () => {
+    const line = "Hi, I'd like to book a haircut for tomorrow.";
+    emu.setScript([line]);
+    const recording = new Uint8Array(readFileSync(new URL('../../../local/scenarios/audio/booking-1.ulaw', import.meta.url)));
+    const a = controlled<Mulaw>();
+    const out = collect(createDeepgramStt(opts({ profile: { endpointingMs: 500, utteranceEndMs: 1000 } })).transcribe(a.stream, new AbortController().signal));
+    pushFrames(a.push, audio(recording, 800));
+    const final = (await waitFor('speech_final', () => out.items.find((e) => e.kind === 'transcript' && e.speechFinal))) as Extract<SttEvent, { kind: 'transcript' }>;
+    expect(final.text).toBe(line);
+    expect(final.words.at(-1)!.end).toBeLessThanOrEqual(recording.length / 8000 + 0.02); // within one 20 ms frame of the audio end
+    a.end();
+    await out.finished;
   });
 
   it('sends Finalize at hang-up so the words still in flight arrive as a from_finalize final before the stream ends', async () => {

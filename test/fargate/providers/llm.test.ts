@@ -175,6 +175,22 @@ function suite(name: string, make: (emu: LlmEmulator) => LanguageModel, flavor: 
 suite('createGroqLlm (groq-sdk)', (emu) => createGroqLlm({ apiKey: 'gsk_test', baseURL: emu.url, log }), 'groq');
 suite('createOpenAiCompatibleLlm (openai)', (emu) => createOpenAiCompatibleLlm({ apiKey: 'fw_test', baseURL: `${emu.url}/v1`, log }), 'openai');
 
+describe('stalled streams', () => {
+  it('counts a silent server as stalled, retries once before the first token, then fails with LlmError', async () => {
+    const emu = await startLlmEmulator({ rules: booking, knobs: { ttftMs: 3000 } });
+    try {
+      const llm = createGroqLlm({ apiKey: 'k', baseURL: emu.url, log, idleTimeoutMs: 150 });
+      const out = collect(llm.stream({ model: 'openai/gpt-oss-20b', messages: [{ role: 'user', content: 'hey' }] }, new AbortController().signal));
+      await out.finished;
+      expect(out.error).toBeInstanceOf(LlmError);
+      expect((out.error as Error).message).toMatch(/stalled/);
+      expect(emu.requests).toHaveLength(2);
+    } finally {
+      await emu.close();
+    }
+  });
+});
+
 describe('createOpenAiCompatibleLlm request shape', () => {
   it('asks for the usage chunk and sends max_tokens', async () => {
     const emu = await startLlmEmulator({ rules: booking, knobs: { ttftMs: 5, tokensPerSecond: 5000 } });
