@@ -18,7 +18,7 @@ import type { AcceptedCall } from './server';
 import { CallRecorder, openStores, type Stores } from './store/call-recorder';
 import { contractFor, toolsFor } from './tools/catalog';
 import { createToolClient } from './tools/tool-client';
-import { ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
+import { DEFAULT_BARGE_IN, ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
 
 export type { CallObserver, CallSummary, ReplyUsage, TurnMeasures } from './reply';
 
@@ -529,8 +529,8 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
           const t = now();
           if (ev.ev.kind === 'speech-started' && playout.audible(t)) {
             // Exact deadlines for the barge-in rules instead of waiting for the next 50 ms tick.
-            later(101, { kind: 'tick' });
-            later(351, { kind: 'tick' });
+            later(DEFAULT_BARGE_IN.minSpeechMs + 1, { kind: 'tick' });
+            later(DEFAULT_BARGE_IN.maxWaitForTextMs + 1, { kind: 'tick' });
           }
           const change = detector.update(ev.ev, t, playout.audible(t));
           if (change) await onTurnChange(change);

@@ -32,8 +32,8 @@ export interface BargeInOptions {
   minWords: number;
   /**
    * Speech (ms since SpeechStarted arrived) after which a transcript that is not backchannel barges in even with one
-   * word. SpeechStarted itself lags the onset (~100 ms), so this stays small to keep `clear` within ~300 ms of onset.
-   * @default 100
+   * word: a recognised word that is not "mm-hm" is real speech, not noise. SpeechStarted itself lags the onset
+   * (~100 ms), so this stays small to keep `clear` well within 300 ms of the onset. @default 50
    */
   minSpeechMs: number;
   /**
@@ -43,9 +43,12 @@ export interface BargeInOptions {
   maxWaitForTextMs: number;
 }
 
+/** Barge-in defaults (see {@link BargeInOptions}). */
+export const DEFAULT_BARGE_IN: Readonly<BargeInOptions> = Object.freeze({ minWords: 2, minSpeechMs: 50, maxWaitForTextMs: 350 });
+
 export interface TurnDetectorOptions {
   endpointing: EndpointingProfile;
-  /** @default { minWords: 2, minSpeechMs: 100, maxWaitForTextMs: 350 } */
+  /** @default {@link DEFAULT_BARGE_IN} */
   bargeIn?: Partial<BargeInOptions>;
   /**
    * Safety net when the recogniser never says the turn is over (a lost UtteranceEnd): finalized text older than this
@@ -112,7 +115,7 @@ export class EndpointingTurnDetector implements TurnDetector {
   private lastSttAt = 0;
 
   constructor(opts: TurnDetectorOptions) {
-    this.bargeIn = { minWords: 2, minSpeechMs: 100, maxWaitForTextMs: 350, ...opts.bargeIn };
+    this.bargeIn = { ...DEFAULT_BARGE_IN, ...opts.bargeIn };
     this.maxSilenceMs = opts.maxSilenceMs ?? opts.endpointing.utteranceEndMs + 1000;
   }
 

@@ -76,8 +76,8 @@ describe('turn detector barge-in', () => {
     run([
       [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
       [interim('Actually,'), 1010, true, undefined],
-      [tick, 1050, true, undefined],
-      [tick, 1100, true, { kind: 'user-started' }],
+      [tick, 1040, true, undefined],
+      [tick, 1050, true, { kind: 'user-started' }],
     ]);
   });
 
