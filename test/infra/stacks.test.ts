@@ -131,6 +131,29 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     expect(s().data.terminationProtection).toBe(name === 'prod');
   });
 
+  it('lets the tool Lambdas reach only Redis (on its port) and HTTPS from isolated subnets, and Redis admit only Lambdas and tasks', () => {
+    const t = s().serviceTemplate;
+    const toolsSg = logicalId(s().service.toolsApi.securityGroup);
+    const redisSgExport = 'CacheSecurityGroup';
+    expect(propsOf(t, toolsSg).SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' })]);
+    const egress = resourcesOf(t, 'AWS::EC2::SecurityGroupEgress').map(([, r]) => r.Properties);
+    const toolsEgress = egress.filter((e) => JSON.stringify(e.GroupId).includes(toolsSg));
+    expect(toolsEgress).toHaveLength(1);
+    expect(toolsEgress[0]).toMatchObject({ FromPort: 6380, ToPort: 6380, IpProtocol: 'tcp' });
+    expect(JSON.stringify(toolsEgress[0].DestinationSecurityGroupId)).toContain(redisSgExport);
+    const redisIngress = resourcesOf(t, 'AWS::EC2::SecurityGroupIngress')
+      .map(([, r]) => r.Properties)
+      .filter((i) => JSON.stringify(i.GroupId).includes(redisSgExport));
+    expect(redisIngress.map((i) => i.FromPort)).toEqual([6380, 6380]);
+    expect(redisIngress.map((i) => JSON.stringify(i.SourceSecurityGroupId)).sort()).toEqual(
+      [toolsSg, logicalId(s().service.media.service.connections.securityGroups[0])].map((id) => JSON.stringify({ 'Fn::GetAtt': [id, 'GroupId'] })).sort(),
+    );
+    // The functions sit in the isolated data subnets (no NAT route), where 0.0.0.0/0:443 only reaches VPC endpoints.
+    for (const [, fn] of resourcesOf(t, 'AWS::Lambda::Function')) {
+      for (const subnet of fn.Properties.VpcConfig.SubnetIds) expect(JSON.stringify(subnet)).toContain('dataSubnet');
+    }
+  });
+
   it('creates the business and idempotency tables with their contract keys', () => {
     const { business, idempotency } = s().data.tables;
     expect(propsOf(s().dataTemplate, logicalId(business))).toMatchObject({
