@@ -1,7 +1,9 @@
 // Read-through tool cache on Redis: per-tool TTL, stale-while-revalidate, invalidation on writes, outage-tolerant.
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { createClient, type RedisClientType } from 'redis';
+// node-redis's core package (what `redis` re-exports, same version): the `redis` umbrella adds the bloom/json/
+// search/time-series modules, ~100 KB of bundle each Lambda would load and never use.
+import { createClient, type RedisClientType } from '@redis/client';
 import type { RedisTarget } from './config';
 import type { CallMeasures, ToolMetrics } from './observability';
 import { secretValue } from './secrets';

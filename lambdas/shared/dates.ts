@@ -8,17 +8,20 @@ export type LocalTime = string;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 const TIME_RE = /^([01]\d|2[0-3]):[0-5]\d$/;
 
+// Building an Intl.DateTimeFormat costs milliseconds (it loads ICU timezone data); formatting with one is
+// microseconds. Tools format several dates per call, so formatters are built once per timezone and kept.
+const partsFormatters = new Map<string, Intl.DateTimeFormat>();
+function partsFormatter(timeZone: string): Intl.DateTimeFormat {
+  let f = partsFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    partsFormatters.set(timeZone, f);
+  }
+  return f;
+}
+
 function parts(now: Date, timeZone: string): Record<string, string> {
-  const fmt = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  });
-  return Object.fromEntries(fmt.formatToParts(now).map((p) => [p.type, p.value]));
+  return Object.fromEntries(partsFormatter(timeZone).formatToParts(now).map((p) => [p.type, p.value]));
 }
 
 /** The calendar date at `now` in `timeZone`. */
@@ -76,13 +79,14 @@ export function resolveDay(input: string, now: Date, timeZone: string): LocalDat
 /** A pattern the zod schemas share, so a bad day is refused as 400 naming the field before any lookup. */
 export const DAY_PATTERN = /^(today|tomorrow|\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?)$/i;
 
+const spokenDateFormat = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', weekday: 'long', month: 'long', day: 'numeric' });
+
 /** "today", "tomorrow", or "Wednesday, November 25" — how the agent says a date. */
 export function speakDate(date: LocalDate, today: LocalDate): string {
   const diff = daysBetween(today, date);
   if (diff === 0) return 'today';
   if (diff === 1) return 'tomorrow';
-  const d = new Date(`${date}T12:00:00Z`);
-  return new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', weekday: 'long', month: 'long', day: 'numeric' }).format(d);
+  return spokenDateFormat.format(new Date(`${date}T12:00:00Z`));
 }
 
 /** "9 AM", "1:30 PM" — how the agent says a time. */
