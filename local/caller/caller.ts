@@ -104,6 +104,9 @@ interface Mouth {
 export async function placeCall(opts: PlaceCallOptions): Promise<CallReport> {
   const scenario = typeof opts.scenario === 'string' ? loadScenario(opts.scenario) : opts.scenario;
   const audio = opts.audio ?? loadScenarioAudio(scenario);
+  for (const step of scenario.steps) {
+    if ('say' in step && !audio.has(step.say)) throw new Error(`no audio for say step "${step.say}"`);
+  }
   const accountSid = opts.accountSid ?? newSid('AC');
   const callSid = opts.callSid ?? newSid('CA');
   const from = opts.from ?? scenario.from;
@@ -244,9 +247,6 @@ class SimulatedCall {
       dtmfIntervalMs: s.dtmfIntervalMs ?? 250,
       maxCallMs: s.maxCallMs ?? 300_000,
     };
-    for (const step of scenario.steps) {
-      if ('say' in step && !audio.has(step.say)) throw new Error(`no audio for say step "${step.say}"`);
-    }
   }
 
   /** ms since the `start` message, on the caller's monotonic clock. */
