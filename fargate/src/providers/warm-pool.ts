@@ -1,13 +1,4 @@
 // Per-task warm pools of already-open provider sockets (STT, TTS), keyed by connection options, refilled in the background.
-//
-// Why keyed pools: a Deepgram socket's endpointing, utterance_end_ms, Flux thresholds, keyterms and redaction are
-// handshake query parameters (v1 cannot change them on an open socket), and an ElevenLabs socket is bound to one
-// voice and model in its URL. So a socket dialed for one agent cannot serve another. A deployment has a handful of
-// agent profiles, so each distinct set of connection options (the provider's `key`) gets its own small pool
-// (WARM_POOL_SIZE, default 2). The media service warms every agent's keys at boot, so in the common case
-// `acquire()` hands over an open socket at once; a key first seen at acquire time dials once (that call waits) and
-// then stays warm for the next call. The pool knows nothing of vendors: each socket keeps itself alive with its
-// vendor's keep-alive (Deepgram KeepAlive / Flux silence, ElevenLabs keep-alive context) and reports when it drops.
 import type { Logger } from '../observability/logger';
 
 /** What a pooled socket must offer. */
@@ -116,7 +107,18 @@ export class WarmPool<T extends PooledSocket> {
   }
 }
 
-/** One WarmPool per connection-options key, created on first use. */
+/**
+ * One WarmPool per connection-options key, created on first use.
+ *
+ * Why keyed pools: a Deepgram socket's endpointing, utterance_end_ms, Flux thresholds, keyterms and redaction are
+ * handshake query parameters (v1 cannot change them on an open socket), and an ElevenLabs socket is bound to one
+ * voice and model in its URL. So a socket dialed for one agent cannot serve another. A deployment has a handful of
+ * agent profiles, so each distinct set of connection options (the provider's `key`) gets its own small pool
+ * (WARM_POOL_SIZE, default 2). The media service warms every agent's keys at boot, so in the common case
+ * `acquire()` hands over an open socket at once; a key first seen at acquire time dials once (that call waits) and
+ * then stays warm for the next call. The pool knows nothing of vendors: each socket keeps itself alive with its
+ * vendor's keep-alive (Deepgram KeepAlive / Flux silence, ElevenLabs keep-alive context) and reports when it drops.
+ */
 export class WarmPools<T extends PooledSocket> {
   private readonly pools = new Map<string, WarmPool<T>>();
 
