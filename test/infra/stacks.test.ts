@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { envSchema } from '../../fargate/src/config';
+import { envSchema, loadConfig } from '../../fargate/src/config';
 import { stages } from '../../lib/config';
 import { discoverTools } from '../../lib/constructs/tools-api';
 import { ROOT, type Synthesized, logicalId, propsOf, resourcesOf, synthStage } from './synth';
@@ -226,6 +226,37 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     expect(JSON.parse(env.PRICES_JSON as string)).toEqual(stage.prices);
     expect(container.StopTimeout).toBe(120);
     expect(taskDef.Properties.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+  });
+
+  it("passes the media service's own loadConfig once deploy-time references and secrets are filled in", () => {
+    const [[, taskDef]] = resourcesOf(s().serviceTemplate, 'AWS::ECS::TaskDefinition');
+    const [container] = taskDef.Properties.ContainerDefinitions;
+    // CloudFormation references (ALB DNS, API id, Redis endpoint, table name) become plausible deploy-time values.
+    const resolved: Record<string, string> = {
+      PUBLIC_URL: 'http://media-alb-123.us-east-1.elb.amazonaws.com',
+      TOOLS_URL: 'https://abc123.execute-api.us-east-1.amazonaws.com',
+      REDIS_HOST: 'master.voice-agent.cache.amazonaws.com',
+      TRANSCRIPTS_TABLE: 'VoiceAgent-Transcripts',
+    };
+    const env: Record<string, string> = {};
+    for (const { Name, Value } of container.Environment as { Name: string; Value: unknown }[]) {
+      env[Name] = typeof Value === 'string' ? Value : resolved[Name];
+      expect(env[Name], Name).toBeDefined();
+    }
+    const secretValues: Record<string, string> = {
+      TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
+      TWILIO_AUTH_TOKEN: 'token',
+      DEEPGRAM_API_KEY: 'dg',
+      GROQ_API_KEY: 'gq',
+      ELEVENLABS_API_KEY: 'el',
+      STREAM_TOKEN_KEY: 'k'.repeat(64),
+      CALLER_HASH_KEY: 'h'.repeat(64),
+      REDIS_PASSWORD: 'p'.repeat(64),
+    };
+    for (const { Name } of container.Secrets as { Name: string }[]) env[Name] = secretValues[Name];
+    const config = loadConfig(env);
+    expect(config).toMatchObject({ STAGE: name, MAX_CALLS: stage.media.callsPerTask, REDIS_TLS: true, REDIS_PORT: 6380, TOOLS_AUTH: 'iam' });
+    expect(config.redisUrl).toBe(`rediss://default:${'p'.repeat(64)}@master.voice-agent.cache.amazonaws.com:6380`);
   });
 
   it('drains calls: /healthz health check, deregistration delay from the stage, 4000 s ALB idle timeout', () => {
