@@ -25,7 +25,7 @@ export function promName(name: MetricName): string {
 
 function histogram(registry: Registry, name: MetricName, buckets: number[], labelNames: string[] = []): Histogram {
   const n = promName(name);
-  return (registry.getSingleMetric(n) as Histogram | undefined) ?? new Histogram({ name: n, help: `${name} (${ALL_METRICS[name]}, see ARCHITECTURE §6)`, buckets, labelNames, registers: [registry] });
+  return (registry.getSingleMetric(n) as Histogram | undefined) ?? new Histogram({ name: n, help: `${name} in ${n.endsWith('_usd') ? 'USD' : 'seconds'} (CloudWatch: ${ALL_METRICS[name]}; ARCHITECTURE §6)`, buckets, labelNames, registers: [registry] });
 }
 
 function counter(registry: Registry, name: MetricName, labelNames: string[] = []): Counter {
