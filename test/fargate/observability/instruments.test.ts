@@ -6,7 +6,7 @@ import { DEFAULT_PRICES } from '../../../lib/config';
 import { createObservability } from '../../../fargate/src/observability/instruments';
 import { combineObservers } from '../../../fargate/src/observability/observers';
 import { promName } from '../../../fargate/src/observability/prometheus';
-import { WRAP_UP_INSTRUCTION } from '../../../fargate/src/observability/router';
+import { WRAP_UP_INSTRUCTION, type TurnPlan } from '../../../fargate/src/observability/router';
 import type { CallObserver } from '../../../fargate/src/reply';
 import { createMediaServer, type MediaServer } from '../../../fargate/src/server';
 import { testConfig } from '../fixtures/env';
@@ -54,7 +54,7 @@ describe('observability instruments', () => {
     // Cap $0.05: the 93 s fixture call's telephony alone is $0.0258 after its second minute starts.
     const { obs, lines, clock } = setup({ COST_CAP_USD: '0.05' });
     const inst = obs.instrumentsFor({ start: { callSid: CALL_SID, startedAt: T0 }, log }, { name: 'booking', stt: 'nova-3', llm: 'small' });
-    const plans = [];
+    const plans: TurnPlan[] = [];
     clock.set(T0 + 5_000);
     plans.push(inst.planTurn({ messages: chat, toolsOffered: 4 }));
     inst.observer.usage({ model: plans[0]!.model, inputTokens: 2000, outputTokens: 40, ttsChars: 60, wasted: false });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PriceTable } from '../../../lib/config';
 import { CostMeter } from '../../../fargate/src/observability/cost-meter';
-import { budgetDecision, estimateTokens, routeTurn, TurnPlanner, withSystemInstruction, WRAP_UP_INSTRUCTION, type RouteInput } from '../../../fargate/src/observability/router';
+import { budgetDecision, estimateTokens, routeTurn, TurnPlanner, withSystemInstruction, WRAP_UP_INSTRUCTION, type RouteInput, type TurnPlan } from '../../../fargate/src/observability/router';
 import type { ChatMessage } from '../../../fargate/src/providers/types';
 import { T0 } from './fixtures';
 
@@ -74,7 +74,7 @@ describe('budget guardrail', () => {
     let now = T0;
     const meter = new CostMeter({ prices, startedAt: T0, stt: 'nova' });
     const planner = new TurnPlanner(meter, { capUsd: 0.25, router: { models }, now: () => now });
-    const plans = [];
+    const plans: TurnPlan[] = [];
     // The caller is mid-booking: every reply calls a tool, so the router keeps the large model…
     for (let turn = 1; turn <= 5; turn++) {
       now += 10_000;
