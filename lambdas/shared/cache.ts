@@ -30,6 +30,8 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** After a failed connect, skip Redis for this long instead of paying the connect timeout on every call. @default 2000 */
   retryAfterMs?: number;
+  /** CLIENT SETNAME, so `CLIENT LIST` shows which service holds a connection. */
+  clientName?: string;
   logger?: Logger;
 }
 
@@ -93,6 +95,7 @@ export class RedisStore implements CacheStore {
       ...(t.kind === 'url' ? { url: t.url } : {}),
       ...(password ? { password } : {}),
       socket,
+      ...(this.opts.clientName ? { name: this.opts.clientName } : {}),
       disableOfflineQueue: true,
       commandOptions: { timeout: this.commandTimeoutMs },
     }) as RedisClientType;

@@ -49,7 +49,7 @@ export function createRuntime(env: Record<string, string | undefined>, opts: Run
   const metrics = new ToolMetrics(config.stage, config.serviceName, opts.metrics ?? true);
   const dynamo: DynamoDBClient = createDynamoClient({ endpoint: config.dynamodbEndpoint, region: config.region });
   const data = opts.data ?? new DynamoBusinessData(documentClient(dynamo), config.businessTable);
-  const store = opts.store ?? (config.redis.kind === 'memory' ? new MemoryStore() : new RedisStore(config.redis, { logger: log }));
+  const store = opts.store ?? (config.redis.kind === 'memory' ? new MemoryStore() : new RedisStore(config.redis, { logger: log, clientName: config.serviceName }));
   const cache = new ToolCache(store, config.cacheKeyPrefix, log, metrics);
   const idem = new Map<string, { persistenceStore: DynamoDBPersistenceLayer; config: IdempotencyConfig }>();
 

@@ -4,7 +4,8 @@ import { dispatch, UPSTREAM_FAILURE, type DispatchOutcome } from '../../lambdas/
 import type { ToolRuntime } from '../../lambdas/shared/runtime';
 import { SEED_PHONES } from '../../lambdas/shared/seed';
 import { toolImplementations } from '../../lambdas/tools/implementations';
-import { blackhole, captureEmf, closedPort, NOW, redisKeys, startStack, type Stack } from './harness';
+import { createClient } from 'redis';
+import { blackhole, captureEmf, closedPort, NOW, REDIS_URL, redisKeys, startStack, type Stack } from './harness';
 
 let stack: Stack;
 let rt: ToolRuntime;
@@ -225,6 +226,21 @@ describe('get_shipment_status and lookup_customer', () => {
   it('does not recognise an unknown number', async () => {
     const out = ok(await call('lookup_customer', {}, { phone: '+15550000000' }));
     expect(out.result).toMatchObject({ found: false });
+  });
+});
+
+describe('connection reuse', () => {
+  it('serves many calls, sequential and concurrent, over one Redis connection per runtime', async () => {
+    const name = `tools-test-${Math.random().toString(36).slice(2, 10)}`;
+    const one = stack.runtime({ POWERTOOLS_SERVICE_NAME: name });
+    // Concurrent first calls share the one lazy connect; later calls reuse it.
+    (await Promise.all(Array.from({ length: 10 }, () => call('lookup_customer', {}, { runtime: one })))).forEach(ok);
+    for (let i = 0; i < 5; i++) ok(await call('get_shipment_status', { trackingNumber: 'VA1001' }, { runtime: one }));
+    const admin = createClient({ url: REDIS_URL });
+    await admin.connect();
+    const list = await admin.clientList();
+    await admin.close();
+    expect(list.filter((c) => c.name === name)).toHaveLength(1);
   });
 });
 
