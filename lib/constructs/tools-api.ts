@@ -225,8 +225,9 @@ export class ToolsApi extends Construct {
         sourceMap: true,
         sourcesContent: false,
         mainFields: ['module', 'main'],
-        // Bundle the AWS SDK too: a pinned, tree-shaken copy loads faster than the runtime's full one.
-        externalModules: [],
+        // The Node 22 runtime ships AWS SDK v3: leaving it out keeps each bundle small (the
+        // `npm run bench:tools` figures are for exactly this bundle shape).
+        externalModules: ['@aws-sdk/*'],
         // Some CommonJS dependencies call require(); give the ESM bundle one.
         banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
       },
