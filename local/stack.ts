@@ -1,6 +1,7 @@
 // The whole local stack on loopback: dynalite (seeded), tools adapter, provider emulators, Redis check, and the media service.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
@@ -44,6 +45,8 @@ export interface LocalStackOptions {
   media?: 'in-process' | 'child';
   /** Media-service log level. @default LOG_LEVEL or 'warn' */
   logLevel?: string;
+  /** Child only: each stdout line of the media service (pino JSON), e.g. to read its per-turn latency lines. */
+  onChildLog?: (line: string) => void;
   /** In-process only: per-call observer (e.g. to collect turn measures). */
   observerFor?: (call: AcceptedCall) => CallObserver;
 }
@@ -181,7 +184,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       };
     };
     if (opts.media === 'child') {
-      child = await spawnMediaService(env, level, port);
+      child = await spawnMediaService(env, level, port, opts.onChildLog);
       const c = child;
       closers.push(() => stopChild(c));
     } else {
@@ -222,11 +225,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 }
 
 /** Runs the media service as its own process (`tsx fargate/src/main.ts`) and waits for /ready. */
-async function spawnMediaService(env: Record<string, string>, level: string, port: number): Promise<ChildProcess> {
+async function spawnMediaService(env: Record<string, string>, level: string, port: number, onLog?: (line: string) => void): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'fargate/src/main.ts')], {
     env: { ...process.env, ...env, LOG_LEVEL: level },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', onLog ? 'pipe' : 'inherit', 'inherit'],
   });
+  if (onLog && child.stdout) createInterface({ input: child.stdout }).on('line', onLog);
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`media service exited with ${child.exitCode} during boot`);

@@ -290,6 +290,7 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
     if (current === reply) current = undefined;
     const m = reply.measures;
     if (m.firstAudioAt !== undefined && m.speechEndAt !== undefined) m.voiceToVoiceMs = m.firstAudioAt - m.speechEndAt;
+    if (m.sttFinalAt !== undefined && m.speechEndAt !== undefined) m.sttFinalDelayMs = m.sttFinalAt - m.speechEndAt;
     const usage = reply.spend();
     observer.usage(usage);
     for (const t of m.tools) observer.toolCall(t.name, t.ms, t.ok);

@@ -1,0 +1,181 @@
+// `npm run bench -- --calls N [--json] [--url https://…/twiml]`: N concurrent simulated calls, latency percentiles, CPU and memory per call.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ENDPOINTING_PROFILES } from '../fargate/src/turn-detector';
+import { bookingAgent } from '../fargate/src/agents/booking';
+import { placeCall, type CallReport } from './caller/caller';
+import { loadScenario, type Scenario } from './scenarios/scenario';
+import { SEED_BUDGET, startLocalStack, type LocalStack } from './stack';
+
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+    url: { type: 'string' },
+    /** Spread of the call starts, ms (Twilio does not connect every call in the same instant). */
+    stagger: { type: 'string' },
+  },
+});
+
+/** Emulated delays of the seed budget (SEED_BUDGET), subtracted to get the pipeline's own overhead. */
+const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, ttsFirstByteMs: 150 };
+/** The bench agent (booking) ends turns after this much silence: the endpointing window. */
+const ENDPOINTING_MS = ENDPOINTING_PROFILES[bookingAgent.endpointing].endpointingMs;
+
+/** Two caller turns of the booking call: one with a tool call (availability), one plain answer. */
+function benchScenario(): Scenario {
+  const booking = loadScenario('booking');
+  return {
+    ...booking,
+    name: 'bench',
+    steps: [{ waitForAgent: true }, booking.steps[1]!, { waitForAgent: true }, booking.steps[3]!, { waitForAgent: true }, { hangup: true }],
+  };
+}
+
+function pct(values: number[], p: number): number | undefined {
+  if (!values.length) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+function stats(values: number[]): { n: number; p50?: number; p95?: number; p99?: number } {
+  const r = (v: number | undefined) => (v === undefined ? undefined : Math.round(v * 10) / 10);
+  return { n: values.length, p50: r(pct(values, 50)), p95: r(pct(values, 95)), p99: r(pct(values, 99)) };
+}
+
+/** CPU seconds (user + system) of a process, from /proc (Linux): the media-service child is measured alone. */
+function procCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+function procPeakRssMb(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface PipelineTurn {
+  voiceToVoiceMs?: number;
+  sttFinalDelayMs?: number;
+  llmTimeToFirstTokenMs?: number;
+  ttsTimeToFirstByteMs?: number;
+  tools?: { name: string; ms: number; ok: boolean }[];
+}
+
+async function main(): Promise<void> {
+  const n = Math.max(1, Number(values.calls));
+  const scenario = benchScenario();
+  const pipeline: PipelineTurn[] = [];
+  let stack: LocalStack | undefined;
+  let twimlUrl = values.url;
+  let authToken = process.env.TWILIO_AUTH_TOKEN;
+  if (!twimlUrl) {
+    // The media service runs as its own process so its CPU and memory are measured without the callers and emulators.
+    stack = await startLocalStack({
+      scenario,
+      knobs: SEED_BUDGET,
+      media: 'child',
+      logLevel: 'info',
+      env: { WARM_POOL_SIZE: String(Math.min(8, n)) },
+      onChildLog: (line) => {
+        if (!line.includes('"turn latency"')) return;
+        try {
+          pipeline.push(JSON.parse(line) as PipelineTurn);
+        } catch {
+          // not JSON: ignore
+        }
+      },
+    });
+    twimlUrl = stack.twimlUrl;
+    authToken = stack.twilio.authToken;
+  }
+  const pid = stack?.child?.pid;
+  const cpu0 = pid ? procCpuSeconds(pid) : undefined;
+  const t0 = Date.now();
+  const stagger = Number(values.stagger ?? Math.min(10_000, n * 50));
+  const reports: (CallReport | Error)[] = await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, (i * stagger) / n));
+      try {
+        return await placeCall({
+          scenario: { ...scenario, from: `+1555880${String(1000 + (i % 9000)).slice(-4)}` },
+          twimlUrl: twimlUrl!,
+          authToken,
+          ...(stack ? { accountSid: stack.twilio.accountSid, events: stack.emulators.twilio.events } : {}),
+        });
+      } catch (err) {
+        return err as Error;
+      }
+    }),
+  );
+  const wallS = (Date.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 1500)); // last turn lines
+  const cpu1 = pid ? procCpuSeconds(pid) : undefined;
+  const peakMb = pid ? procPeakRssMb(pid) : undefined;
+  await stack?.close();
+
+  const ok = reports.filter((r): r is CallReport => !(r instanceof Error));
+  const callSeconds = ok.reduce((s, r) => s + r.durationMs / 1000, 0);
+  const turns = ok.flatMap((r) => r.turns.filter((t) => t.kind === 'say'));
+  const v2v = turns.map((t) => t.voiceToVoiceMs).filter((v): v is number => v !== undefined);
+  // Plain (no tool) turns: v2v − endpointing window − emulated STT final, LLM first token and TTS first byte.
+  const plain = turns.filter((t) => t.say === 'booking-2').map((t) => t.voiceToVoiceMs).filter((v): v is number => v !== undefined);
+  const floor = ENDPOINTING_MS + EMULATED.sttFinalMs + EMULATED.llmTtftMs + EMULATED.ttsFirstByteMs;
+  const result = {
+    calls: n,
+    completed: ok.filter((r) => r.ok).length,
+    failed: reports.length - ok.filter((r) => r.ok).length,
+    wallSeconds: Math.round(wallS * 10) / 10,
+    callerVoiceToVoiceMs: stats(v2v),
+    pipelineOverheadMs: { ...stats(plain.map((v) => v - floor)), subtracted: { endpointingMs: ENDPOINTING_MS, ...EMULATED } },
+    pipeline: {
+      voiceToVoiceMs: stats(pipeline.map((p) => p.voiceToVoiceMs).filter((v): v is number => v !== undefined)),
+      sttFinalDelayMs: stats(pipeline.map((p) => p.sttFinalDelayMs).filter((v): v is number => v !== undefined)),
+      llmTimeToFirstTokenMs: stats(pipeline.map((p) => p.llmTimeToFirstTokenMs).filter((v): v is number => v !== undefined)),
+      ttsTimeToFirstByteMs: stats(pipeline.map((p) => p.ttsTimeToFirstByteMs).filter((v): v is number => v !== undefined)),
+      toolLatencyMs: stats(pipeline.flatMap((p) => (p.tools ?? []).map((t) => t.ms))),
+    },
+    mediaService:
+      cpu0 !== undefined && cpu1 !== undefined
+        ? { cpuMsPerCallSecond: Math.round(((cpu1 - cpu0) * 1000 * 10) / Math.max(1, callSeconds)) / 10, cpuSeconds: Math.round((cpu1 - cpu0) * 100) / 100, callSeconds: Math.round(callSeconds), peakRssMb: peakMb }
+        : undefined,
+    errors: reports.filter((r): r is Error => r instanceof Error).map((e) => e.message).slice(0, 5),
+  };
+  if (values.json) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
+  const row = (name: string, s: { n: number; p50?: number; p95?: number; p99?: number }) =>
+    `${name.padEnd(34)} n=${String(s.n).padEnd(5)} p50 ${String(s.p50 ?? '-').padStart(7)}  p95 ${String(s.p95 ?? '-').padStart(7)}  p99 ${String(s.p99 ?? '-').padStart(7)}`;
+  console.log(`bench: ${n} calls (${result.completed} completed, ${result.failed} failed) in ${result.wallSeconds} s`);
+  console.log(row('voice-to-voice (caller) ms', result.callerVoiceToVoiceMs));
+  console.log(row('pipeline overhead ms', result.pipelineOverheadMs));
+  console.log(`  (plain turns: v2v − ${ENDPOINTING_MS} endpointing − ${EMULATED.sttFinalMs} STT final − ${EMULATED.llmTtftMs} LLM TTFT − ${EMULATED.ttsFirstByteMs} TTS TTFB)`);
+  console.log(row('VoiceToVoice (pipeline) ms', result.pipeline.voiceToVoiceMs));
+  console.log(row('SttFinalDelay ms', result.pipeline.sttFinalDelayMs));
+  console.log(row('LlmTimeToFirstToken ms', result.pipeline.llmTimeToFirstTokenMs));
+  console.log(row('TtsTimeToFirstByte ms', result.pipeline.ttsTimeToFirstByteMs));
+  console.log(row('ToolLatency ms', result.pipeline.toolLatencyMs));
+  if (result.mediaService) {
+    const m = result.mediaService;
+    console.log(`media service: ${m.cpuMsPerCallSecond} CPU ms per call-second (${m.cpuSeconds} s CPU over ${m.callSeconds} call-s), peak RSS ${m.peakRssMb} MB`);
+  }
+  if (result.errors.length) console.log(`errors: ${result.errors.join('; ')}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

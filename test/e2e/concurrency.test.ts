@@ -1,0 +1,66 @@
+// Fifty concurrent booking calls on one local stack: every call completes, each transcript is its own, the slot goes to exactly one.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../fargate/src/store/dynamo';
+import { localDate } from '../../lambdas/shared/dates';
+import { DynamoBusinessData } from '../../lambdas/shared/dynamo-business-data';
+import type { CallReport } from '../../local/caller/caller';
+import { loadScenario, type Scenario } from '../../local/scenarios/scenario';
+import type { LocalStack } from '../../local/stack';
+import { call, settled, stackFor, storedTurns } from './helpers';
+
+const CALLS = 50;
+const booking = loadScenario('booking');
+/** Caller i calls from its own number, so each booking attempt is a different customer. */
+const scenarioFor = (i: number): Scenario => ({ ...booking, from: `+1555990${String(1000 + i).slice(-4)}` });
+const saidByCaller = booking.steps.flatMap((s) => ('say' in s ? [s.text] : []));
+
+let stack: LocalStack;
+let reports: CallReport[] = [];
+
+beforeAll(async () => {
+  stack = await stackFor(booking);
+  // Staggered starts (Twilio does not connect 50 calls in the same millisecond).
+  reports = await Promise.all(
+    Array.from({ length: CALLS }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i * 40));
+      return call(stack, scenarioFor(i));
+    }),
+  );
+  await Promise.all(reports.map((r) => settled(stack, r.callSid, 30_000)));
+}, 240_000);
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe(`${CALLS} concurrent booking calls`, () => {
+  it('all complete every step and hear the agent answer each turn', () => {
+    expect(reports.filter((r) => !r.ok).map((r) => r.turns.filter((t) => !t.ok).map((t) => t.error))).toEqual([]);
+    for (const r of reports) expect(r.heard).toContain('goodbye');
+  });
+
+  it('store one separate, complete transcript per call', async () => {
+    const sids = new Set(reports.map((r) => r.callSid));
+    expect(sids.size).toBe(CALLS);
+    for (const r of reports) {
+      const turns = await storedTurns(stack, r.callSid);
+      expect(turns.filter((t) => t.role === 'user').map((t) => t.text)).toEqual(saidByCaller);
+      expect(turns.filter((t) => t.role === 'assistant')).toHaveLength(5);
+      const calls = turns.flatMap((t) => t.toolCalls ?? []).map((c) => c.name);
+      expect(calls).toEqual(['check_availability', 'book_appointment']);
+    }
+  });
+
+  it('book the contested 10 AM slot exactly once; every other caller hears it is taken', async () => {
+    const booked = reports.filter((r) => r.heard.includes("you're booked"));
+    const refused = reports.filter((r) => r.heard.includes('that time is no longer free'));
+    expect(booked).toHaveLength(1);
+    expect(refused).toHaveLength(CALLS - 1);
+    const doc = createDocumentClient({ region: 'us-east-1', endpoint: stack.dynamoEndpoint });
+    const data = new DynamoBusinessData(doc, 'business');
+    const today = localDate(new Date(), 'America/New_York');
+    const winner = await data.upcomingBookings(scenarioFor(reports.indexOf(booked[0]!)).from, today);
+    doc.destroy();
+    expect(winner).toEqual(expect.arrayContaining([expect.objectContaining({ service: 'haircut', time: '10:00' })]));
+  });
+});
