@@ -137,6 +137,16 @@ async function main(): Promise<void> {
     wallSeconds: Math.round(wallS * 10) / 10,
     callerVoiceToVoiceMs: stats(v2v),
     pipelineOverheadMs: { ...stats(plain.map((v) => v - floor)), subtracted: { endpointingMs: ENDPOINTING_MS, ...EMULATED } },
+    /**
+     * The media service's own share, from its per-turn measures on plain turns: VoiceToVoice − SttFinalDelay − LLM
+     * time to first token − TTS time to first byte (what is left: clause cutting, loop, transport). Provider slowness
+     * (including emulators slowed by a busy host) is excluded.
+     */
+    mediaServiceOwnMs: stats(
+      pipeline
+        .filter((p) => !p.tools?.length && p.voiceToVoiceMs !== undefined && p.sttFinalDelayMs !== undefined && p.llmTimeToFirstTokenMs !== undefined && p.ttsTimeToFirstByteMs !== undefined)
+        .map((p) => p.voiceToVoiceMs! - p.sttFinalDelayMs! - p.llmTimeToFirstTokenMs! - p.ttsTimeToFirstByteMs!),
+    ),
     pipeline: {
       voiceToVoiceMs: stats(pipeline.map((p) => p.voiceToVoiceMs).filter((v): v is number => v !== undefined)),
       sttFinalDelayMs: stats(pipeline.map((p) => p.sttFinalDelayMs).filter((v): v is number => v !== undefined)),
@@ -160,6 +170,8 @@ async function main(): Promise<void> {
   console.log(row('voice-to-voice (caller) ms', result.callerVoiceToVoiceMs));
   console.log(row('pipeline overhead ms', result.pipelineOverheadMs));
   console.log(`  (plain turns: v2v − ${ENDPOINTING_MS} endpointing − ${EMULATED.sttFinalMs} STT final − ${EMULATED.llmTtftMs} LLM TTFT − ${EMULATED.ttsFirstByteMs} TTS TTFB)`);
+  console.log(row('media service own share ms', result.mediaServiceOwnMs));
+  console.log('  (plain turns, pipeline clock: VoiceToVoice − SttFinalDelay − LlmTimeToFirstToken − TtsTimeToFirstByte)');
   console.log(row('VoiceToVoice (pipeline) ms', result.pipeline.voiceToVoiceMs));
   console.log(row('SttFinalDelay ms', result.pipeline.sttFinalDelayMs));
   console.log(row('LlmTimeToFirstToken ms', result.pipeline.llmTimeToFirstTokenMs));

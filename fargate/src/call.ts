@@ -446,12 +446,14 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
       dropSpeculation(spec);
     }
     if (playout.audible(now())) interrupt();
+    let merge = false;
     if (current) {
       const prev = current;
+      merge = !prev.audible;
       prev.abort(prev.audible ? 'interrupted' : 'superseded');
       settle(prev, await prev.done);
     }
-    conversation.addUser(text);
+    conversation.addUser(text, { merge });
     record('user', text, { startedAt: speechEndAt });
     const reason = policy.beforeReply(text);
     if (reason) return void escalate(reason);

@@ -169,8 +169,14 @@ export class Conversation {
     return [{ role: 'system', content: this.system }, ...this.history];
   }
 
-  addUser(text: string): void {
-    this.history.push({ role: 'user', content: text });
+  /**
+   * Appends the caller's words. With `merge`, words that continue a turn the agent never answered audibly (an
+   * aggressive endpoint cut the caller mid-sentence) join the previous user message, so the LLM sees one sentence.
+   */
+  addUser(text: string, opts: { merge?: boolean } = {}): void {
+    const last = this.history[this.history.length - 1];
+    if (opts.merge && last?.role === 'user') last.content = `${last.content} ${text}`;
+    else this.history.push({ role: 'user', content: text });
   }
 
   /** Appends a message a reply produced; `spokenBy` names the reply whose audio carries its text. */

@@ -96,4 +96,17 @@ describe('Conversation', () => {
     ]);
     expect(c.spokenText('r1')).toBe('');
   });
+
+  it('merges words that continue an unanswered turn into the previous user message', () => {
+    const c = new Conversation('sys');
+    c.addUser("I'd like to book...");
+    c.addUser('a haircut on Friday.', { merge: true });
+    c.add({ role: 'assistant', content: 'Sure.' }, 'r1');
+    c.addUser('Thanks.', { merge: true });
+    expect(c.messages().slice(1)).toEqual([
+      { role: 'user', content: "I'd like to book... a haircut on Friday." },
+      { role: 'assistant', content: 'Sure.' },
+      { role: 'user', content: 'Thanks.' },
+    ]);
+  });
 });
