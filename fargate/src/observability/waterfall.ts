@@ -30,14 +30,19 @@ export function waterfallRow(m: TurnMeasures): WaterfallRow {
   const origin: WaterfallRow['origin'] = m.speechEndAt !== undefined ? 'speechEnd' : m.sttFinalAt !== undefined ? 'sttFinal' : 'replyStart';
   const start = m.speechEndAt ?? m.sttFinalAt ?? m.replyStartedAt;
   const deltas: WaterfallRow['deltas'] = {};
+  const flags = [m.interrupted && 'interrupted', m.speculative && 'speculative', m.discarded && 'discarded'].filter((f): f is string => !!f);
   let prev = start;
   for (const s of WATERFALL_STAGES) {
     const t = s.at(m);
     if (t === undefined || (s.key === 'sttFinal' && origin !== 'speechEnd')) continue;
+    if (t < prev) {
+      // Out of order: the first audio frame was a cached filler played before a slow tool, ahead of the reply's TTS.
+      flags.push(s.key === 'firstAudioOut' ? 'filler first' : `${s.label} out of order`);
+      continue;
+    }
     deltas[s.key] = Math.round(t - prev);
     prev = t;
   }
-  const flags = [m.interrupted && 'interrupted', m.speculative && 'speculative', m.discarded && 'discarded'].filter((f): f is string => !!f);
   return {
     turn: m.turn, replyId: m.replyId, origin, deltas,
     totalMs: m.firstAudioAt === undefined ? undefined : Math.round(m.firstAudioAt - start),

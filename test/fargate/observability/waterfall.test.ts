@@ -20,6 +20,15 @@ describe('latency waterfall', () => {
     expect(waterfallRow(dtmf)).toMatchObject({ origin: 'sttFinal', deltas: { llmFirstToken: 300 }, totalMs: 430 });
   });
 
+  it('flags a filler that reached the caller before the reply\'s own TTS audio instead of a negative stage', () => {
+    const m = turnAt(3, { speechEnd: 0, sttFinal: 680, start: 680, clause: 1090, tts: 1245, audio: 860 }, { tools: [{ name: 'book_appointment', ms: 37, ok: true }] });
+    const r = waterfallRow(m);
+    expect(r.deltas).toEqual({ sttFinal: 680, firstClause: 410, ttsFirstByte: 155 });
+    expect(r.totalMs).toBe(860);
+    expect(r.flags).toEqual(['filler first']);
+    expect(formatWaterfall([m])).toContain('[filler first]');
+  });
+
   it('prints one row per reply with numbers, bars, tools and flags', () => {
     const text = formatWaterfall(TURNS);
     const lines = text.split('\n');
