@@ -5,7 +5,7 @@ import { DynamoBusinessData } from '../../lambdas/shared/dynamo-business-data';
 import { localDate } from '../../lambdas/shared/dates';
 import type { CallReport } from '../../local/caller/caller';
 import { loadScenario, type Scenario } from '../../local/scenarios/scenario';
-import { checkExpect, toolCallsSeen, type LocalStack } from '../../local/stack';
+import { checkExpect, SEED_BUDGET, toolCallsSeen, type LocalStack } from '../../local/stack';
 import { call, settled, stackFor, storedTurns } from './helpers';
 
 const booking = loadScenario('booking');
@@ -15,14 +15,21 @@ const pause = loadScenario('pause');
 /** The same thinking pause on the aggressive (300 ms) profile. */
 const pauseQuick: Scenario = { ...pause, name: 'pause-quick', agent: 'booking-quick', to: '+15550001001' };
 
+/** The LLM provider is down (503 on every request, retries included). */
+const llmDown: Scenario = {
+  ...booking,
+  name: 'llm-down',
+  steps: [{ waitForAgent: true }, { say: 'booking-2', text: 'Ten AM works for me.' }, { waitForAgent: true }, { hangup: true }],
+};
+
 const stacks: LocalStack[] = [];
 const reports = new Map<string, { stack: LocalStack; report: CallReport }>();
 
 beforeAll(async () => {
   // Independent calls run concurrently, each scenario on its own stack (emulator scripts and rules are per stack).
   await Promise.all(
-    [booking, human, keypad, pause, pauseQuick].map(async (s) => {
-      const stack = await stackFor(s);
+    [booking, human, keypad, pause, pauseQuick, llmDown].map(async (s) => {
+      const stack = await stackFor(s, s === llmDown ? { knobs: { ...SEED_BUDGET, llm: { ttftMs: 150, failNext: { status: 503, count: 100 } } } } : {});
       stacks.push(stack);
       const report = await call(stack, s);
       await settled(stack, report.callSid);
@@ -99,5 +106,18 @@ describe('thinking pause', () => {
   it('the aggressive profile cuts the caller off after the first half', () => {
     const { stack } = reports.get('pause-quick')!;
     expect(userMessages(stack)[0]).toEqual(["I'd like to book..."]);
+  });
+});
+
+describe('a provider failing mid-call', () => {
+  it('apologises from cached audio and hands the caller to a person', async () => {
+    const { stack, report } = reports.get('llm-down')!;
+    expect(report.heard).toContain('sorry, i am having trouble on my end.');
+    expect(report.heard).toContain('let me connect you with a member of our team');
+    const update = stack.emulators.twilio.requests.find((r) => r.callSid === report.callSid);
+    expect(update?.params.Twiml).toContain('<Number>+15557654321</Number>');
+    const record = (await stack.transcript(report.callSid)).find((i) => Number(i.turn) === 0)!;
+    expect(String(record.summary)).toContain('Escalated: provider-failure.');
+    expect(stack.calls.get(report.callSid)!.summary!.failed).toBe(true);
   });
 });
