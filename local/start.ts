@@ -67,6 +67,8 @@ async function main(): Promise<number> {
       accountSid: stack.twilio.accountSid,
       events: stack.emulators.twilio.events,
     });
+    // The handler persists the call after the caller hangs up: wait (bounded) for its summary.
+    for (let i = 0; i < 100 && !stack.calls.get(report.callSid)?.summary; i++) await new Promise((r) => setTimeout(r, 50));
     await printTranscript(stack, scenario, report);
     const trace = stack.calls.get(report.callSid);
     console.log('\n── per-turn latency waterfall (ms after the caller\'s last word, media-service clock) ──');

@@ -60,6 +60,14 @@ const HANDOFF_PLAY_LIMIT_MS = 8000;
 /** What an LLM sees of card/SSN digits the caller spoke: redacted at the source of the history. */
 const LLM_REDACTION = { card: true, ssn: true, email: false, phone: false } as const;
 
+/**
+ * What of the caller's words may enter the history (and so the LLM, the session and the transcript): card numbers
+ * and SSNs, spoken or typed on the keypad, become `[card]` / `[ssn]` before anything else sees them.
+ */
+export function forLlm(text: string): string {
+  return containsCardNumber(text) || /\d[\d\s-]{7,}\d/.test(text) ? redact(text, LLM_REDACTION) : text;
+}
+
 /** Default observer: one pino line per turn with the latency waterfall (ms after the caller's last word). */
 export function logObserver(log: Logger): CallObserver {
   return {
@@ -426,7 +434,7 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
   /** The caller's turn is over: start (or confirm) a reply. */
   const userFinished = async (rawText: string, confidence: number, lastWordEnd: number, opts: { dtmf?: boolean } = {}) => {
     if (ending) return;
-    const text = containsCardNumber(rawText) || /\d{9}/.test(rawText) ? redact(rawText, LLM_REDACTION) : rawText;
+    const text = forLlm(rawText);
     const sttFinalAt = now();
     const speechEndAt = opts.dtmf ? sttFinalAt : wallOf(lastWordEnd);
     lastUserConfidence = confidence;
@@ -470,7 +478,7 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
       case 'speculate': {
         if (ending || current || playout.audible(now())) return;
         if (speculative) dropSpeculation(speculative);
-        const text = containsCardNumber(change.text) ? redact(change.text, LLM_REDACTION) : change.text;
+        const text = forLlm(change.text);
         const messages = [...conversation.messages(), { role: 'user' as const, content: text }];
         speculative = { reply: startReply({ speculative: true, messages, speechEndAt: wallOf(change.lastWordEnd), sttFinalAt: now() }), text: change.text.trim(), confidence: change.confidence };
         return;
