@@ -28,9 +28,12 @@ export function combineObservers(...observers: (CallObserver | undefined)[]): Ca
   };
 }
 
+const ms = (v: number | undefined) => (v === undefined ? undefined : Math.round(v));
+
 /**
- * One pino line per turn with the stage deltas of the latency waterfall (no text, no tool arguments), and one
- * line at the end with the call summary, its cost breakdown and the model-tier split when given.
+ * One pino line per turn with the stage deltas of the latency waterfall (no text, no tool arguments) plus the four
+ * per-turn measures under the same field names as call.ts `logObserver` (local/bench.ts reads them), and one line at
+ * the end with the call summary, its cost breakdown and the model-tier split when given.
  */
 export function waterfallLogObserver(log: Logger, opts: { cost?: (s: CallSummary) => CostBreakdown; tiers?: () => TierSplit } = {}): CallObserver {
   return {
@@ -39,7 +42,10 @@ export function waterfallLogObserver(log: Logger, opts: { cost?: (s: CallSummary
       log.info(
         {
           turn: r.turn, replyId: r.replyId, from: r.origin, waterfall: r.deltas, totalMs: r.totalMs,
-          voiceToVoiceMs: m.voiceToVoiceMs === undefined ? undefined : Math.round(m.voiceToVoiceMs),
+          voiceToVoiceMs: ms(m.voiceToVoiceMs),
+          sttFinalDelayMs: ms(m.sttFinalDelayMs),
+          llmTimeToFirstTokenMs: ms(m.llmTimeToFirstTokenMs),
+          ttsTimeToFirstByteMs: ms(m.ttsTimeToFirstByteMs),
           tools: r.tools.map((t) => ({ name: t.name, ms: Math.round(t.ms), ok: t.ok })),
           flags: r.flags.length ? r.flags : undefined,
         },

@@ -1,7 +1,9 @@
-// Pins the latency waterfall: stage deltas per turn (for the log line) and the readable table with bars (for `npm start`).
+// Pins the latency waterfall: stage deltas per turn, the per-turn pino line, and the readable table with bars (for `npm start`).
 import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { waterfallLogObserver } from '../../../fargate/src/observability/observers';
 import { formatWaterfall, waterfallRow } from '../../../fargate/src/observability/waterfall';
-import { TURNS, turnAt } from './fixtures';
+import { SUMMARY, TURNS, turnAt } from './fixtures';
 
 describe('latency waterfall', () => {
   it('gives each stage its delta from the previous stamp, and the total to the first audio frame', () => {
@@ -39,5 +41,21 @@ describe('latency waterfall', () => {
     expect(lines[3]).toContain('[interrupted]');
     expect(lines[4]).toMatch(/^r4\s+100\s+200\s+-\s+-\s+-\s+-\s+\| S{3}L{7}\s+\[speculative, discarded\]$/);
     expect(formatWaterfall([])).toMatch(/^reply/);
+  });
+});
+
+describe('waterfall log observer', () => {
+  it('logs one line per turn with the stage deltas and measures (no text), and the call summary with its cost', () => {
+    const lines: Record<string, any>[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const o = waterfallLogObserver(log, { cost: () => ({ total: 0.05 }) as never, tiers: () => ({ small: 2, large: 1, overBudget: 0 }) });
+    o.turn(TURNS[1]!);
+    o.end(SUMMARY);
+    expect(lines[0]).toMatchObject({
+      msg: 'turn latency', turn: 2, from: 'speechEnd', totalMs: 1100, voiceToVoiceMs: 1100, sttFinalDelayMs: 300, llmTimeToFirstTokenMs: 599, ttsTimeToFirstByteMs: 140,
+      waterfall: { sttFinal: 300, llmFirstToken: 600, firstClause: 50, ttsFirstByte: 140, firstAudioOut: 10 },
+      tools: [{ name: 'check_availability', ms: 95, ok: true }],
+    });
+    expect(lines[1]).toMatchObject({ msg: 'call summary', costUsd: 0.05, tiers: { small: 2, large: 1, overBudget: 0 }, turns: 4 });
   });
 });
