@@ -274,6 +274,8 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
     if (s.recorded || playout.pending(s.reply.id)) return;
     s.recorded = true;
     const interrupted = conversation.isInterrupted(s.reply.id);
+    if (interrupted) s.reply.measures.interrupted = true;
+    observer.turn(s.reply.measures);
     const text = interrupted ? (heardAtInterrupt.get(s.reply.id) ?? '').trim() : s.outcome.spoken;
     record('assistant', text, {
       interrupted: interrupted || undefined,
@@ -302,8 +304,11 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
     const usage = reply.spend();
     observer.usage(usage);
     for (const t of m.tools) observer.toolCall(t.name, t.ms, t.ok);
-    observer.turn(m);
-    if (m.discarded) return undefined;
+    // A dropped speculation is reported now; a spoken reply once its audio has played or been cut (interrupted known).
+    if (m.discarded) {
+      observer.turn(m);
+      return undefined;
+    }
     for (const msg of outcome.messages) conversation.add(msg, reply.id);
     for (const r of outcome.toolResults) {
       toolsCalled.push(r.name);
@@ -616,6 +621,8 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
     s.recorded = true;
     const heard = playout.heard(s.reply.id).trim();
     const full = heard.replace(/\s+/g, '') === s.outcome.spoken.replace(/\s+/g, '');
+    if (!full) s.reply.measures.interrupted = true;
+    observer.turn(s.reply.measures);
     record('assistant', full ? s.outcome.spoken : heard, { interrupted: full ? undefined : true, startedAt: s.reply.measures.replyStartedAt, latency: latencyOf(s.reply.measures) });
   }
   const endedAt = now();
