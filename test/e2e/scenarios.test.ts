@@ -22,13 +22,30 @@ const llmDown: Scenario = {
   steps: [{ waitForAgent: true }, { say: 'booking-2', text: 'Ten AM works for me.' }, { waitForAgent: true }, { hangup: true }],
 };
 
+/** The model itself decides: a transfer tool call, and (another call) a payment handed to Twilio <Pay>. */
+const firstTurn = [{ waitForAgent: true as const }, { say: 'booking-1', text: "Hi, I'd like to book a haircut for tomorrow." }, { waitForAgent: true as const }, { hangup: true as const }];
+const toolTransfer: Scenario = {
+  ...booking,
+  name: 'tool-transfer',
+  steps: firstTurn,
+  llm: [{ when: { lastUser: 'haircut' }, reply: { toolCall: { name: 'transfer_to_human', arguments: { reason: 'wants a stylist to call back' } } } }],
+  expect: { transfer: true },
+};
+const payment: Scenario = {
+  ...booking,
+  name: 'payment',
+  steps: firstTurn,
+  llm: [{ when: { lastUser: 'haircut' }, reply: { toolCall: { name: 'take_payment', arguments: { amount: 20, description: 'haircut deposit' } } } }],
+  expect: { transfer: true },
+};
+
 const stacks: LocalStack[] = [];
 const reports = new Map<string, { stack: LocalStack; report: CallReport }>();
 
 beforeAll(async () => {
   // Independent calls run concurrently, each scenario on its own stack (emulator scripts and rules are per stack).
   await Promise.all(
-    [booking, human, keypad, pause, pauseQuick, llmDown].map(async (s) => {
+    [booking, human, keypad, pause, pauseQuick, llmDown, toolTransfer, payment].map(async (s) => {
       const stack = await stackFor(s, s === llmDown ? { knobs: { ...SEED_BUDGET, llm: { ttftMs: 150, failNext: { status: 503, count: 100 } } } } : {});
       stacks.push(stack);
       const report = await call(stack, s);
@@ -119,5 +136,27 @@ describe('a provider failing mid-call', () => {
     const record = (await stack.transcript(report.callSid)).find((i) => Number(i.turn) === 0)!;
     expect(String(record.summary)).toContain('Escalated: provider-failure.');
     expect(stack.calls.get(report.callSid)!.summary!.failed).toBe(true);
+  });
+});
+
+describe('tools the pipeline runs itself', () => {
+  it('transfer_to_human from the model: handoff line, then <Dial>, summary names the tool', async () => {
+    const { stack, report } = reports.get('tool-transfer')!;
+    expect(report.heard).toContain('let me connect you with a member of our team');
+    const update = stack.emulators.twilio.requests.find((r) => r.callSid === report.callSid);
+    expect(update?.params.Twiml).toContain('<Number>+15557654321</Number>');
+    const record = (await stack.transcript(report.callSid)).find((i) => Number(i.turn) === 0)!;
+    expect(String(record.summary)).toContain('Escalated: tool-requested.');
+  });
+
+  it('take_payment hands the call to Twilio <Pay> with the amount and an action URL on PUBLIC_URL', () => {
+    const { stack, report } = reports.get('payment')!;
+    expect(report.heard).toContain('i will pass you to our secure payment line now.');
+    const twiml = stack.emulators.twilio.requests.find((r) => r.callSid === report.callSid)?.params.Twiml ?? '';
+    expect(twiml).toContain('<Pay ');
+    expect(twiml).toContain('chargeAmount="20.00"');
+    expect(twiml).toContain(`action="${stack.config.PUBLIC_URL}/pay-result"`);
+    // No card field ever went to the model: take_payment has none, and the caller's digits go to Twilio directly.
+    expect(JSON.stringify(stack.emulators.llm.requests.map((r) => r.body.messages))).not.toMatch(/\d{13,19}/);
   });
 });
