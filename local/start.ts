@@ -51,7 +51,10 @@ async function main(): Promise<number> {
     console.log(`  webhook  POST ${stack.twimlUrl}`);
     console.log(`  media    ${stack.mediaUrl}`);
     console.log(`  tools    ${stack.tools.url}    dynalite ${stack.dynamoEndpoint}`);
-    console.log(`  place a call: npm run call -- --twiml ${stack.twimlUrl} --scenario ${scenario.name}`);
+    console.log(
+      `  place a call: npm run call -- --twiml-url ${stack.twimlUrl} --auth-token ${stack.twilio.authToken} --account-sid ${stack.twilio.accountSid} --scenario ${scenario.name}`,
+    );
+    console.log(`  (emulators hold the "${scenario.name}" script and LLM rules; restart with --scenario <name> for another)`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
