@@ -4,7 +4,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportCaller, forgetCaller, runDataSubjectRequest, type DataSubjectDeps } from '../../fargate/src/privacy/data-subject';
 import { CallerMemoryStore, callerHash, type FinishedCall } from '../../fargate/src/store/caller-memory';
-import { connectRedis } from '../../fargate/src/store/redis';
+import { connectRedis, type RedisClientType } from '../../fargate/src/store/redis';
 import { SessionStore } from '../../fargate/src/store/session-store';
 import { TranscriptWriter } from '../../fargate/src/store/transcript-store';
 import { startDynalite, type LocalDynamo } from './store/dynalite';
@@ -21,7 +21,7 @@ const finished: FinishedCall = {
 
 describe('data subject requests', () => {
   let db: LocalDynamo;
-  let deps: DataSubjectDeps;
+  let deps: DataSubjectDeps & { redis: RedisClientType };
   const prefix = `va:test-${randomUUID()}:`;
   const calls: Record<string, string[]> = { ana: [], bob: [] };
 

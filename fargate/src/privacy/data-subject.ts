@@ -1,7 +1,7 @@
 // Data subject requests (export / forget a caller's data), shared by `npm run privacy` and the privacy Lambda.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { RedisClientType } from 'redis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { CallerMemoryStore, callerHash, normalizePhone, type CallerMemory } from '../store/caller-memory';
 import { BY_CALLER_INDEX, createDocumentClient } from '../store/dynamo';
@@ -12,7 +12,7 @@ import { SessionStore, type Session } from '../store/session-store';
 export interface DataSubjectDeps {
   doc: DynamoDBDocumentClient;
   table: string;
-  redis: RedisClientType;
+  redis: Redis;
   callerHashKey: string;
   /** @default 'va:' */
   keyPrefix?: string;

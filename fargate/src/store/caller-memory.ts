@@ -1,8 +1,9 @@
 // Cross-call caller memory: the caller hash, the pure memory update and prompt line, and the Redis store (va:mem:{hash}).
 import { createHmac } from 'node:crypto';
-import type { RedisClientType } from 'redis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { redact } from '../privacy/redaction';
+import { execMulti } from './redis';
 
 /** Thrown for a phone number that is not E.164 after removing spaces, dashes, dots and parentheses. */
 export class InvalidPhoneError extends Error {
@@ -166,7 +167,7 @@ export class CallerMemoryStore {
   private readonly prefix: string;
   private readonly loadTimeoutMs: number;
 
-  constructor(private readonly redis: RedisClientType, opts: CallerMemoryStoreOptions = {}) {
+  constructor(private readonly redis: Redis, opts: CallerMemoryStoreOptions = {}) {
     this.ttl = opts.ttlSeconds ?? 30 * 86_400;
     this.prefix = opts.keyPrefix ?? 'va:';
     this.loadTimeoutMs = opts.loadTimeoutMs ?? 200;
@@ -199,7 +200,7 @@ export class CallerMemoryStore {
 
   /** Stores `mem` with the TTL. Rejects on a Redis error. */
   async save(hash: string, mem: CallerMemory): Promise<void> {
-    await this.redis.set(this.key(hash), JSON.stringify(mem), { expiration: { type: 'EX', value: this.ttl } });
+    await this.redis.set(this.key(hash), JSON.stringify(mem), 'EX', this.ttl);
   }
 
   /**
@@ -221,10 +222,9 @@ export class CallerMemoryStore {
    * so calls that were live at that moment do not write it again (see {@link remember}). True when there was a memory.
    */
   async forget(hash: string, now = Date.now()): Promise<boolean> {
-    const [, deleted] = await this.redis.multi()
-      .set(this.guardKey(hash), String(now), { expiration: { type: 'EX', value: FORGET_GUARD_SECONDS } })
-      .del(this.key(hash))
-      .exec();
+    const [, deleted] = await execMulti(this.redis.multi()
+      .set(this.guardKey(hash), String(now), 'EX', FORGET_GUARD_SECONDS)
+      .del(this.key(hash)));
     return Number(deleted) > 0;
   }
 

@@ -1,42 +1,129 @@
-// Redis connection for the stores (node-redis v6): connect with bounded timeouts and backoff reconnects.
-import { createClient, type RedisClientType } from 'redis';
+// Redis connection for the stores (ioredis): bounded connect, bounded per-command waits, backoff reconnects, ping.
+import { Redis, type ChainableCommander } from 'ioredis';
 
-export type { RedisClientType };
+export { Redis };
+
+/** An ioredis client plus `close()`, the graceful shutdown the stores' owners call. */
+export class RedisClient extends Redis {
+  /**
+   * QUIT (pending replies arrive first) when connected, else drops the socket and stops reconnecting. Idempotent:
+   * closing a closed client resolves.
+   */
+  async close(): Promise<void> {
+    if (this.status === 'end') return;
+    if (this.status === 'ready') {
+      try {
+        await this.quit();
+        return;
+      } catch {
+        // the connection failed while quitting: fall through and drop it
+      }
+    }
+    this.disconnect();
+  }
+}
+
+/** The client the stores are opened with. */
+export type RedisClientType = RedisClient;
 
 /** Options of {@link connectRedis}. */
 export interface ConnectRedisOptions {
-  /** @default 2000 */
+  /** Per connection attempt (TCP + TLS). @default 2000 */
   connectTimeoutMs?: number;
-  /** Called for connection errors after the first connect (node-redis reconnects by itself meanwhile). */
+  /**
+   * A command issued while the connection is down waits for at most this many reconnect attempts, then rejects
+   * (MaxRetriesPerRequestError), so a Redis outage fails a store call instead of parking it. @default 3
+   */
+  maxRetriesPerRequest?: number;
+  /** Called for connection errors after the first connect (the client reconnects by itself meanwhile). */
   onError?: (err: unknown) => void;
 }
 
 /**
  * Connects to `url` (`redis://` or `rediss://` for ElastiCache in-transit TLS, AUTH token as the URL password) and
- * resolves once connected. Rejects when the first connect fails, so a bad REDIS_URL shows at boot. node-redis
- * emits `error` on every failed reconnect and crashes the process if nobody listens, hence the listener.
+ * resolves once the connection is ready. Before the first connect: 3 quick retries, then it rejects, so a bad
+ * REDIS_URL shows at boot. Afterwards it reconnects forever with exponential backoff capped at 2 s plus jitter, so
+ * many tasks do not reconnect in lockstep. ioredis emits `error` on every failed attempt and would print
+ * "Unhandled error event" for each one without a listener, hence the listener.
  */
-export async function connectRedis(url: string, opts: ConnectRedisOptions = {}): Promise<RedisClientType> {
+export async function connectRedis(url: string, opts: ConnectRedisOptions = {}): Promise<RedisClient> {
   let connected = false;
-  const client: RedisClientType = createClient({
-    url,
-    socket: {
-      connectTimeout: opts.connectTimeoutMs ?? 2000,
-      // Before the first connect: 3 quick retries, then give up (connect() rejects). Afterwards: reconnect forever,
-      // exponential backoff capped at 2 s with jitter, so many tasks do not reconnect in lockstep.
-      reconnectStrategy: (retries, cause) =>
-        !connected && retries >= 3 ? cause : Math.min(2000, 50 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 100),
-    },
+  let lastError: unknown;
+  const client = new RedisClient(url, {
+    lazyConnect: true,
+    connectTimeout: opts.connectTimeoutMs ?? 2000,
+    // ioredis counts attempts from 1; null stops reconnecting and ends the client.
+    retryStrategy: (times) =>
+      !connected && times > 3 ? null : Math.min(2000, 50 * 2 ** Math.min(times - 1, 6)) + Math.floor(Math.random() * 100),
+    maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3,
   });
-  client.on('error', (err) => {
+  client.on('error', (err: unknown) => {
     if (connected) opts.onError?.(err);
+    else lastError = err;
   });
   try {
-    await client.connect();
+    // connect() rejects on the first failed attempt while the retries go on; 'ready' or 'end' is the real outcome.
+    await new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        client.off('end', onEnd);
+        resolve();
+      };
+      const onEnd = () => {
+        client.off('ready', onReady);
+        reject(lastError instanceof Error ? lastError : new Error('redis connection ended before it was ready'));
+      };
+      client.once('ready', onReady);
+      client.once('end', onEnd);
+      client.connect().catch(() => undefined);
+    });
   } catch (err) {
-    client.destroy();
+    client.disconnect();
     throw err;
   }
   connected = true;
   return client;
+}
+
+/**
+ * Resolves when a Redis server answers PING at `url` within `timeoutMs`; rejects otherwise. One attempt, no
+ * reconnects, and the connection is closed either way (a reachability check, e.g. before starting the local stack).
+ */
+export async function pingRedis(url: string, timeoutMs = 1500): Promise<void> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
+  client.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      (async () => {
+        await client.connect();
+        await client.ping();
+      })(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+/**
+ * Runs a MULTI and returns the replies, rejecting with the first command error. ioredis resolves `exec()` with
+ * `[error, reply]` pairs (and `null` when a WATCH aborted it) where node-redis rejected; callers rely on a rejection.
+ */
+export async function execMulti(multi: ChainableCommander): Promise<unknown[]> {
+  const replies = await multi.exec();
+  if (!replies) throw new Error('redis transaction aborted');
+  return replies.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
 }

@@ -1,6 +1,7 @@
 // Live call state in Redis (va:session:{callSid}): profile, heard turns and tool results, written per turn with a TTL.
-import type { RedisClientType } from 'redis';
+import type { Redis } from 'ioredis';
 import { DEFAULT_REDACTION, redact, redactJsonText, type RedactionConfig } from '../privacy/redaction';
+import { execMulti } from './redis';
 
 /** Set once at stream start. */
 export interface SessionMeta {
@@ -69,7 +70,7 @@ export class SessionStore {
   private readonly prefix: string;
   private readonly redaction: Partial<RedactionConfig>;
 
-  constructor(private readonly redis: RedisClientType, private readonly opts: SessionStoreOptions = {}) {
+  constructor(private readonly redis: Redis, private readonly opts: SessionStoreOptions = {}) {
     this.ttl = opts.ttlSeconds ?? 7200;
     this.prefix = opts.keyPrefix ?? 'va:';
     this.redaction = opts.redaction ?? DEFAULT_REDACTION;
@@ -100,7 +101,7 @@ export class SessionStore {
   /** Call end: stamps `endedAt`; the session then lives out its TTL for operators. */
   async end(callSid: string, endedAt: number): Promise<boolean> {
     try {
-      const raw = await this.redis.hGet(this.key(callSid), 'meta');
+      const raw = await this.redis.hget(this.key(callSid), 'meta');
       if (!raw) return false;
       return this.write(callSid, { meta: JSON.stringify({ ...(JSON.parse(raw) as SessionMeta), endedAt }) }, 'end');
     } catch (err) {
@@ -111,7 +112,7 @@ export class SessionStore {
 
   /** The live (or recently ended) session, or `undefined`. Rejects on a Redis error. */
   async read(callSid: string): Promise<Session | undefined> {
-    const h = await this.redis.hGetAll(this.key(callSid));
+    const h = await this.redis.hgetall(this.key(callSid));
     if (!h.meta) return undefined;
     const turns: SessionTurn[] = [];
     const toolResults: SessionToolResult[] = [];
@@ -134,7 +135,7 @@ export class SessionStore {
     const key = this.key(callSid);
     try {
       // One MULTI so the TTL is always refreshed together with the data.
-      await this.redis.multi().hSet(key, fields).expire(key, this.ttl).exec();
+      await execMulti(this.redis.multi().hset(key, fields).expire(key, this.ttl));
       return true;
     } catch (err) {
       this.opts.onError?.(err, op);
