@@ -5,7 +5,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { build } from 'esbuild';
-import { createClient } from 'redis';
+import { Redis } from 'ioredis';
 import { toolsHttpHandler } from '../lambdas/shared/dispatch';
 import { createRuntime } from '../lambdas/shared/runtime';
 import { SEED_PHONES, SEED_SERVICES, SEED_TIMES } from '../lambdas/shared/seed';
@@ -49,10 +49,10 @@ async function latency(): Promise<void> {
     { metrics: false },
   );
   await rt.warm();
-  const redis = createClient({ url: REDIS_URL });
+  const redis = new Redis(REDIS_URL, { lazyConnect: true });
   await redis.connect();
   const flush = async () => {
-    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length) await redis.del(keys);
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) if (keys.length) await redis.del(keys);
   };
   const handlers = new Map(toolImplementations.map((t) => [t.contract.name, toolsHttpHandler([t], () => rt)]));
   const run = async (name: string, args: Record<string, unknown>, ids: { callSid: string; toolCallId: string }, phone: string = SEED_PHONES.sam) => {
@@ -114,7 +114,7 @@ async function latency(): Promise<void> {
   console.log(`\nTargets: ${verdicts.join('; ')}`);
 
   await flush();
-  await redis.close();
+  await redis.quit();
   await rt.close();
   await store.close();
 }
@@ -140,7 +140,7 @@ async function bundles(): Promise<void> {
       target: 'node22',
       format: 'esm',
       external: ['@aws-sdk/*'],
-      // CommonJS dependencies (node-redis) call require() for Node built-ins; ESM output needs a real require.
+      // CommonJS dependencies (ioredis) call require() for Node built-ins; ESM output needs a real require.
       banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
       logLevel: 'error',
     });

@@ -1,9 +1,7 @@
 // Read-through tool cache on Redis: per-tool TTL, stale-while-revalidate, invalidation on writes, outage-tolerant.
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
-// node-redis's core package (what `redis` re-exports, same version): the `redis` umbrella adds the bloom/json/
-// search/time-series modules, ~100 KB of bundle each Lambda would load and never use.
-import { createClient, type RedisClientType } from '@redis/client';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from './config';
 import type { CallMeasures, ToolMetrics } from './observability';
 import { secretValue } from './secrets';
@@ -39,11 +37,11 @@ export interface RedisStoreOptions {
  * One Redis connection per execution environment, opened lazily on first use and reused by every invocation.
  * Failure policy: never block a tool. No offline queue (commands fail at once while disconnected), a short
  * connect timeout, no reconnect loop on the first connect, at most 3 quick reconnects after a drop; then the
- * client is dropped and the next call after `retryAfterMs` dials afresh.
+ * client is dropped and the next call dials afresh.
  */
 export class RedisStore implements CacheStore {
-  private client?: RedisClientType;
-  private connecting?: Promise<RedisClientType>;
+  private client?: Redis;
+  private connecting?: Promise<Redis>;
   private downUntil = 0;
   private readonly connectTimeoutMs: number;
   private readonly commandTimeoutMs: number;
@@ -58,48 +56,59 @@ export class RedisStore implements CacheStore {
     this.retryAfterMs = opts.retryAfterMs ?? 2000;
   }
 
-  private async ready(): Promise<RedisClientType> {
+  private async ready(): Promise<Redis> {
     const c = this.client;
-    if (c?.isReady) return c;
-    if (c?.isOpen) throw new CacheUnavailableError('redis reconnecting');
+    if (c?.status === 'ready') return c;
+    if (this.connecting) return this.connecting;
+    // 'connect'/'reconnecting'/'close' after a drop: ioredis is retrying (at most 3 times, see retryStrategy).
+    if (c && c.status !== 'end') throw new CacheUnavailableError('redis reconnecting');
+    this.client = undefined;
     if (Date.now() < this.downUntil) throw new CacheUnavailableError('redis recently unreachable');
-    if (!this.connecting) {
-      this.connecting = this.connect().then(
-        (client) => {
-          this.connecting = undefined;
-          return client;
-        },
-        (err: unknown) => {
-          this.connecting = undefined;
-          this.downUntil = Date.now() + this.retryAfterMs;
-          throw err;
-        },
-      );
-    }
+    this.connecting = this.connect().then(
+      (client) => {
+        this.connecting = undefined;
+        return client;
+      },
+      (err: unknown) => {
+        this.connecting = undefined;
+        this.downUntil = Date.now() + this.retryAfterMs;
+        throw err;
+      },
+    );
     return this.connecting;
   }
 
-  private async connect(): Promise<RedisClientType> {
+  private async connect(): Promise<Redis> {
     const t = this.target;
     const password = t.passwordSecretArn ? await secretValue(t.passwordSecretArn) : t.password;
     let everReady = false;
-    const reconnectStrategy = (retries: number): number | false =>
-      !everReady || retries >= 3 ? false : Math.min(50 * 2 ** retries, 400);
-    const socket =
-      t.kind === 'url'
-        ? { connectTimeout: this.connectTimeoutMs, reconnectStrategy }
-        : t.tls
-          ? { host: t.host, port: t.port, tls: true as const, servername: t.host, connectTimeout: this.connectTimeoutMs, reconnectStrategy }
-          : { host: t.host, port: t.port, connectTimeout: this.connectTimeoutMs, reconnectStrategy };
-    const client = createClient({
-      ...(t.kind === 'url' ? { url: t.url } : {}),
+    const options: RedisOptions = {
+      lazyConnect: true,
+      connectTimeout: this.connectTimeoutMs,
+      commandTimeout: this.commandTimeoutMs,
+      // Fail fast instead of queueing: a command issued while disconnected rejects at once, and one in flight
+      // when the connection drops is not retried on the next connection.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // ioredis counts attempts from 1; null ends the client. Never retry a first connect (the call is answered
+      // from the source and the next call after retryAfterMs dials again); after a drop, 3 quick tries.
+      retryStrategy: (times) => (!everReady || times > 3 ? null : Math.min(50 * 2 ** (times - 1), 400)),
+      // No INFO round trip before 'ready' (ElastiCache is never loading from disk when it accepts connections).
+      enableReadyCheck: false,
+      // RESP2: plain `AUTH <token>` (ElastiCache's AUTH-token mode), the handshake node-redis sent.
+      protocol: 2,
       ...(password ? { password } : {}),
-      socket,
-      ...(this.opts.clientName ? { name: this.opts.clientName } : {}),
-      disableOfflineQueue: true,
-      commandOptions: { timeout: this.commandTimeoutMs },
-    }) as RedisClientType;
-    // node-redis emits 'error' on every socket failure; without a listener Node would crash the process.
+      // CLIENT SETNAME, so `CLIENT LIST` shows which service holds a connection.
+      ...(this.opts.clientName ? { connectionName: this.opts.clientName } : {}),
+    };
+    // `rediss://` turns TLS on from the URL; REDIS_TLS does it for host/port (SNI = the ElastiCache endpoint name).
+    const client =
+      t.kind === 'url'
+        ? new Redis(t.url, options)
+        : new Redis({ ...options, host: t.host, port: t.port, ...(t.tls ? { tls: { servername: t.host } } : {}) });
+    // ioredis emits 'error' on every socket failure; without a listener it prints each one as unhandled.
+    // Only the error's name is logged: messages can carry the host, never the AUTH token, but keep logs lean.
     client.on('error', (err: Error) => this.opts.logger?.debug('redis socket error', { error: err.name }));
     client.on('ready', () => {
       everReady = true;
@@ -114,23 +123,19 @@ export class RedisStore implements CacheStore {
       return client;
     } catch (err) {
       this.client = undefined;
-      try {
-        client.destroy();
-      } catch {
-        // already closed
-      }
+      client.disconnect();
       throw err;
     }
   }
 
   async get(key: string): Promise<string | null> {
     const c = await this.ready();
-    return (await c.get(key)) as string | null;
+    return c.get(key);
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
     const c = await this.ready();
-    await c.set(key, value, { expiration: { type: 'EX', value: ttlSeconds } });
+    await c.set(key, value, 'EX', ttlSeconds);
   }
 
   async del(keys: string[]): Promise<void> {
@@ -141,14 +146,15 @@ export class RedisStore implements CacheStore {
 
   async acquire(key: string, ttlMs: number): Promise<boolean> {
     const c = await this.ready();
-    return (await c.set(key, '1', { condition: 'NX', expiration: { type: 'PX', value: ttlMs } })) === 'OK';
+    return (await c.set(key, '1', 'PX', ttlMs, 'NX')) === 'OK';
   }
 
   async close(): Promise<void> {
     const c = this.client;
     this.client = undefined;
-    if (!c) return;
-    if (c.isOpen) await c.close().catch(() => c.destroy());
+    if (!c || c.status === 'end') return;
+    if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
+    else c.disconnect();
   }
 }
 

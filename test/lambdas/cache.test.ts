@@ -1,6 +1,6 @@
 // The read-through cache on the real Redis: stale-while-revalidate, one refresh at a time, TTLs, bad entries, outages.
 import { randomUUID } from 'node:crypto';
-import { createClient } from 'redis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore, RedisStore, ToolCache, type CacheStore } from '../../lambdas/shared/cache';
 import { createLogger, newMeasures, ToolMetrics } from '../../lambdas/shared/observability';
@@ -9,7 +9,7 @@ import { closedPort, deleteKeys, REDIS_URL } from './harness';
 const prefix = `va:test:cache:${randomUUID().slice(0, 8)}:`;
 const log = createLogger('cache-test', 'ERROR');
 const metrics = new ToolMetrics('test', 'cache-test', false);
-const redis = createClient({ url: REDIS_URL });
+const redis = new Redis(REDIS_URL, { lazyConnect: true });
 let store: RedisStore;
 let cache: ToolCache;
 
@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cache.close();
   await deleteKeys(`${prefix}*`);
-  await redis.close();
+  await redis.quit();
 });
 
 function loader<T>(values: T[]) {

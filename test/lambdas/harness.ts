@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createClient } from 'redis';
+import { Redis } from 'ioredis';
 import { createRuntime, type RuntimeOptions, type ToolRuntime } from '../../lambdas/shared/runtime';
 import { startLocalBusinessStore, type LocalBusinessStore } from '../../local/tools-server';
 
@@ -53,28 +53,32 @@ export async function startStack(name: string): Promise<Stack> {
   };
 }
 
-/** Deletes this file's keys from the shared Redis. */
-export async function deleteKeys(pattern: string): Promise<void> {
-  const c = createClient({ url: REDIS_URL });
+/** A short-lived ioredis connection to the shared Redis for assertions and cleanup, closed after `fn`. */
+export async function withRedis<T>(fn: (c: Redis) => Promise<T>): Promise<T> {
+  const c = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  c.on('error', () => undefined); // connect() rejects with it
   await c.connect();
   try {
-    for await (const batch of c.scanIterator({ MATCH: pattern, COUNT: 500 })) if (batch.length > 0) await c.del(batch);
+    return await fn(c);
   } finally {
-    await c.close();
+    await c.quit();
   }
+}
+
+/** Deletes this file's keys from the shared Redis (SCAN MATCH, then DEL per batch). */
+export async function deleteKeys(pattern: string): Promise<void> {
+  await withRedis(async (c) => {
+    for await (const batch of c.scanStream({ match: pattern, count: 500 }) as AsyncIterable<string[]>) if (batch.length > 0) await c.del(batch);
+  });
 }
 
 /** Keys present under `pattern` in the real Redis. */
 export async function redisKeys(pattern: string): Promise<string[]> {
-  const c = createClient({ url: REDIS_URL });
-  await c.connect();
-  try {
-    const out: string[] = [];
-    for await (const batch of c.scanIterator({ MATCH: pattern, COUNT: 500 })) out.push(...batch);
-    return out;
-  } finally {
-    await c.close();
-  }
+  return withRedis(async (c) => {
+    const out = new Set<string>();
+    for await (const batch of c.scanStream({ match: pattern, count: 500 }) as AsyncIterable<string[]>) for (const k of batch) out.add(k);
+    return [...out];
+  });
 }
 
 /** A TCP port with nothing listening (bound, then closed). */
