@@ -10,6 +10,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createCallHandler, logObserver, type CallObserver, type CallRuntime, type CallSummary, type ReplyUsage, type TurnMeasures } from '../fargate/src/call';
 import { loadConfig, type Config } from '../fargate/src/config';
 import { createMediaServer, type MediaServer } from '../fargate/src/server';
+import { createObservability } from '../fargate/src/observability/instruments';
 import { createDocumentClient, ensureTranscriptTable } from '../fargate/src/store/dynamo';
 import { emulatorEnv, LOCAL_TWILIO, startEmulators, type Emulators, type EmulatorsOptions } from './emulators';
 import type { AcceptedCall } from '../fargate/src/server';
@@ -69,6 +70,8 @@ export interface LocalStack {
   child?: ChildProcess;
   /** In-process only: what the pipeline reported per call (turn measures, tools, usage, summary), by callSid. */
   calls: Map<string, CallTrace>;
+  /** In-process only: every CloudWatch EMF line the media service wrote (one JSON document each). */
+  emf: string[];
   /** The stored transcript of a call (turn 0 = call record, then heard turns), read back from dynalite. */
   transcript(callSid: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -172,6 +175,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const level = opts.logLevel ?? process.env.LOG_LEVEL ?? 'warn';
     let child: ChildProcess | undefined;
     const calls = new Map<string, CallTrace>();
+    const emf: string[] = [];
     const observerFor = (call: AcceptedCall): CallObserver => {
       const trace: CallTrace = { turns: [], tools: [], usage: [] };
       calls.set(call.start.callSid, trace);
@@ -189,9 +193,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       closers.push(() => stopChild(c));
     } else {
       const log: Logger = pino({ level, base: { service: 'media-service' } });
-      const runtime: CallRuntime = await createCallHandler(config, log, { observerFor });
+      // EMF lines are kept in memory (stack.emf), not printed: `npm start` shows the waterfall and cost instead.
+      const observability = createObservability({ config, emit: (line) => emf.push(line) });
+      const runtime: CallRuntime = await createCallHandler(config, log, {
+        observerFor,
+        instrumentsFor: observability.instrumentsFor,
+        onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
+      });
       closers.push(() => runtime.close());
-      const media: MediaServer = createMediaServer({ config, log, onCall: runtime.handle, agentFor: runtime.agentFor });
+      const media: MediaServer = createMediaServer({ config, log, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics });
+      observability.service.setActiveCalls(() => media.activeCalls());
       await media.listen(port);
       closers.push(() => media.close());
     }
@@ -207,6 +218,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       realProviders,
       child,
       calls,
+      emf,
       async transcript(callSid) {
         const d = createDocumentClient({ region: 'us-east-1', endpoint: business.endpoint });
         try {

@@ -1,6 +1,6 @@
 // `npm start`: the whole local stack, one simulated booking call, its transcript and latency waterfall; `--keep-up` serves on.
 import { parseArgs } from 'node:util';
-import type { TurnMeasures } from '../fargate/src/call';
+import { formatWaterfall } from '../fargate/src/observability/waterfall';
 import { placeCall, type CallReport } from './caller/caller';
 import { loadScenario, type Scenario } from './scenarios/scenario';
 import { checkExpect, startLocalStack, toolCallsSeen, type LocalStack } from './stack';
@@ -11,23 +11,6 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'booking' },
   },
 });
-
-const fmt = (v: number | undefined) => (v === undefined ? '    -' : String(Math.round(v)).padStart(5));
-
-/** One line per reply: ms after the caller's last word for each stage, then voice-to-voice. */
-export function waterfall(turns: TurnMeasures[]): string {
-  const lines = ['reply  speech-end → stt-final  llm-1st-token  first-clause  tts-1st-byte  first-audio-out | v2v (pipeline)'];
-  for (const m of turns) {
-    const from = m.speechEndAt ?? m.sttFinalAt ?? m.replyStartedAt;
-    const at = (t: number | undefined) => fmt(t === undefined ? undefined : t - from);
-    const flags = [m.interrupted ? 'interrupted' : '', m.speculative ? 'speculative' : '', m.discarded ? 'discarded' : ''].filter(Boolean).join(' ');
-    lines.push(
-      `${m.replyId.padEnd(5)}  ${at(m.sttFinalAt)}            ${at(m.llmFirstTokenAt)}          ${at(m.firstClauseAt)}         ${at(m.ttsFirstByteAt)}        ${at(m.firstAudioAt)}     | ${fmt(m.voiceToVoiceMs)}` +
-        `${m.tools.length ? `  tools ${m.tools.map((t) => `${t.name} ${Math.round(t.ms)}ms${t.ok ? '' : ' FAILED'}`).join(', ')}` : ''}${flags ? `  ${flags}` : ''}`,
-    );
-  }
-  return lines.join('\n');
-}
 
 async function printTranscript(stack: LocalStack, scenario: Scenario, report: CallReport): Promise<void> {
   const items = await stack.transcript(report.callSid);
@@ -75,7 +58,13 @@ async function main(): Promise<number> {
     await printTranscript(stack, scenario, report);
     const trace = stack.calls.get(report.callSid);
     console.log('\n── per-turn latency waterfall (ms after the caller\'s last word, media-service clock) ──');
-    console.log(waterfall(trace?.turns ?? []));
+    console.log(formatWaterfall(trace?.turns ?? []));
+    const end = stack.emf.map((l) => JSON.parse(l) as Record<string, any>).find((d) => d.callSid === report.callSid && 'CostPerCall' in d);
+    if (end) {
+      const c = end.cost as Record<string, number>;
+      const usd = (v: number) => `$${v.toFixed(5)}`;
+      console.log(`\ncost ${usd(c.total!)} (prices of ${end.cost.pricesAsOf}): telephony ${usd(c.telephony!)} (${c.billedMinutes} min), stt ${usd(c.stt!)}, llm ${usd(c.llm!)}, tts ${usd(c.tts!)}, compute ${usd(c.compute!)}, tools ${usd(c.tools!)}; replies small/large ${end.tiers.small}/${end.tiers.large}`);
+    }
     if (trace?.summary?.greetingMs !== undefined) console.log(`greeting: first frame ${Math.round(trace.summary.greetingMs)} ms after start`);
     console.log('\n── caller report ──');
     const { formatReport } = await import('./caller/caller');

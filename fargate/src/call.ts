@@ -5,7 +5,10 @@ import { AudioCache, type CachedAudio } from './audio-cache';
 import type { Config } from './config';
 import { Conversation, Playout } from './conversation';
 import { EscalationPolicy, paymentTwiml, summarizeForHandoff, transferTwiml, type EscalationReason } from './escalation';
+import type { CallInstruments } from './observability/instruments';
 import type { Logger } from './observability/logger';
+import { combineObservers } from './observability/observers';
+import { withSystemInstruction } from './observability/router';
 import { containsCardNumber, DEFAULT_STT_REDACTION, deepgramRedactParams, redact } from './privacy/redaction';
 import { createDeepgramStt, type DeepgramConnection, type DeepgramStt } from './providers/deepgram-stt';
 import { createElevenLabsTts, type ElevenLabsTts, type TtsConnection } from './providers/elevenlabs-tts';
@@ -40,6 +43,8 @@ export interface CallDeps {
   stores: Stores;
   /** Per-call observability seam. @default {@link logObserver} */
   observerFor?(call: AcceptedCall): CallObserver;
+  /** Per-call cost meter, model router + budget guardrail and EMF/Prometheus metrics. @default none: the profile's model, no metrics */
+  instrumentsFor?(call: AcceptedCall, profile: AgentProfile): CallInstruments;
   /** @default Date.now */
   now?(): number;
 }
@@ -150,7 +155,8 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
   const { start, transport, log } = call;
   const config = deps.config;
   const profile = resolveAgent(start.agent, config.DEFAULT_AGENT);
-  const observer = deps.observerFor?.(call) ?? logObserver(log);
+  const instruments = deps.instrumentsFor?.(call, profile);
+  const observer = combineObservers(instruments?.observer, deps.observerFor?.(call) ?? logObserver(log));
   const controller = new AbortController();
   const signal = AbortSignal.any([call.signal, controller.signal]);
   const playout = new Playout(transport);
@@ -352,6 +358,9 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
 
   const startReply = (opts: { speculative: boolean; messages: ReturnType<Conversation['messages']>; speechEndAt?: number; sttFinalAt?: number }): Reply => {
     const id = `r${++replyNo}`;
+    // Tiered inference + budget guardrail: the model for this reply, and a wrap-up instruction once over COST_CAP_USD.
+    const plan = instruments?.planTurn({ messages: opts.messages, toolsOffered: deps.toolDefs(profile.tools).length });
+    if (plan) log.debug({ replyId: id, tier: plan.tier, reason: plan.reason }, 'model routed');
     const reply = new Reply(
       {
         callSid: start.callSid,
@@ -360,7 +369,7 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
         llm: deps.llm,
         tts,
         tools: deps.tools,
-        model: deps.modelFor(profile),
+        model: plan?.model ?? deps.modelFor(profile),
         toolDefs: deps.toolDefs(profile.tools),
         latencyClass: deps.latencyClass,
         filler: () => deps.cache.peek(profile.voiceId, profile.fillers[replyNo % Math.max(1, profile.fillers.length)] ?? ''),
@@ -370,7 +379,7 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
       },
       id,
       replyNo,
-      opts.messages,
+      withSystemInstruction(opts.messages, plan?.instruction),
       { speculative: opts.speculative, callSignal: signal, speechEndAt: opts.speechEndAt, sttFinalAt: opts.sttFinalAt },
     );
     void reply.done.then((outcome) => events.push({ kind: 'reply-done', reply, outcome }));
@@ -430,6 +439,7 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
 
   /** Provider failure mid-call: apology from cache, then a person (or a clean hang-up if that fails too). */
   const providerFailure = (what: string, err: unknown) => {
+    instruments?.providerError(what);
     if (ending) return;
     failed = true;
     log.error({ provider: what, err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'provider failed mid-call');
@@ -626,10 +636,11 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
     record('assistant', full ? s.outcome.spoken : heard, { interrupted: full ? undefined : true, startedAt: s.reply.measures.replyStartedAt, latency: latencyOf(s.reply.measures) });
   }
   const endedAt = now();
+  const cost = instruments?.cost({ endedAt, sttSeconds: audioMsSent / 1000 });
   if (recorder) {
-    await recorder.finish({ endedAt, escalated });
+    await recorder.finish({ endedAt, escalated, cost });
     if (handoffSummary) {
-      deps.stores.transcripts.putCall({ callSid: start.callSid, agent: profile.name, callerHash: recorder.callerHash, startedAt: start.startedAt, endedAt, summary: handoffSummary, escalated: true, turns: turnRecords.length });
+      deps.stores.transcripts.putCall({ callSid: start.callSid, agent: profile.name, callerHash: recorder.callerHash, startedAt: start.startedAt, endedAt, summary: handoffSummary, escalated: true, cost, turns: turnRecords.length });
       await deps.stores.transcripts.flush(start.callSid, 5000);
     }
   }
@@ -648,6 +659,10 @@ function sleep(ms: number): Promise<void> {
 export interface CallHandlerOptions {
   /** Per-call observability (EMF metrics, cost meter, model router). @default {@link logObserver} */
   observerFor?(call: AcceptedCall): CallObserver;
+  /** Per-call cost meter, router + guardrail, EMF/Prometheus (observability/instruments.ts `instrumentsFor`). */
+  instrumentsFor?(call: AcceptedCall, profile: AgentProfile): CallInstruments;
+  /** TranscriptWriteErrors: items the transcript writer gave up on. */
+  onTranscriptWriteError?(count: number): void;
   /** Longest boot wait for the phrase cache and warm sockets; calls still work (slower) if it runs out. @default 10000 */
   warmUpTimeoutMs?: number;
 }
@@ -658,7 +673,7 @@ export interface CallHandlerOptions {
  * phrase cache warmed with every profile's greeting, fillers and handoff lines. `handle` runs one call.
  */
 export async function createCallHandler(config: Config, log: Logger, opts: CallHandlerOptions = {}): Promise<CallRuntime> {
-  const stores = await openStores(config, log);
+  const stores = await openStores(config, log, { onTranscriptWriteError: opts.onTranscriptWriteError });
   const sttPools = new WarmPools<DeepgramConnection>({ size: config.WARM_POOL_SIZE, log });
   const ttsPools = new WarmPools<TtsConnection>({ size: config.WARM_POOL_SIZE, log });
 
@@ -764,6 +779,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
     cache,
     stores,
     observerFor: opts.observerFor,
+    instrumentsFor: opts.instrumentsFor,
   };
 
   return {

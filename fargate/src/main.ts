@@ -1,6 +1,7 @@
 // The media service's entry point, wiring only: config → call runtime → server.listen → SIGTERM/SIGINT drain → exit.
 import { createCallHandler } from './call';
 import { ConfigError, loadConfig, type Config } from './config';
+import { createObservability, type Observability } from './observability/instruments';
 import { logger } from './observability/logger';
 import { createMediaServer } from './server';
 
@@ -17,8 +18,20 @@ try {
 // One call's bug must not end every other call on the task: log it and keep serving.
 process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
 
-const runtime = await createCallHandler(config, logger).catch(bootFailed);
-const media = createMediaServer({ config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor });
+// EMF on stdout (CloudWatch Logs extracts it), Prometheus on GET /metrics; a bad PRICES_JSON stops the boot here.
+let observability: Observability;
+try {
+  observability = createObservability({ config });
+} catch (err) {
+  bootFailed(err);
+}
+const runtime = await createCallHandler(config, logger, {
+  instrumentsFor: observability.instrumentsFor,
+  onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
+}).catch(bootFailed);
+const media = createMediaServer({ config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics });
+observability.service.setActiveCalls(() => media.activeCalls());
+observability.service.startActiveCallsReporter();
 const port = await media.listen(config.PORT).catch(bootFailed);
 logger.info({ port, stage: config.STAGE, maxCalls: config.MAX_CALLS }, 'media service listening');
 
