@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore, RedisStore, ToolCache, type CacheStore } from '../../lambdas/shared/cache';
 import { createLogger, newMeasures, ToolMetrics } from '../../lambdas/shared/observability';
-import { closedPort, deleteKeys, REDIS_URL } from './harness';
+import { privateRedis } from '../fargate/store/redis-server';
+import { closedPort, deleteKeys, REDIS_URL, withRedis } from './harness';
 
 const prefix = `va:test:cache:${randomUUID().slice(0, 8)}:`;
 const log = createLogger('cache-test', 'ERROR');
@@ -98,5 +99,70 @@ describe('ToolCache on Redis', () => {
     await c.read('t', { k: 'mem' }, { freshSeconds: 60, staleSeconds: 0 }, src.fn, m);
     expect(await c.read('t', { k: 'mem' }, { freshSeconds: 60, staleSeconds: 0 }, src.fn, m)).toBe(1);
     expect(m).toEqual({ hits: 1, misses: 1, errors: 0 });
+  });
+});
+
+/** Polls `fn` until it resolves (every 50 ms, at most `tries` times); rethrows the last failure. */
+async function eventually<T>(fn: () => Promise<T>, tries = 100): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+describe('RedisStore connection', () => {
+  it('authenticates with the password on a host/port target, and answers from the source with a wrong one', async () => {
+    const server = await privateRedis({ password: 'cache-auth-token' });
+    const good = new RedisStore({ kind: 'host', host: '127.0.0.1', port: server.port, tls: false, password: 'cache-auth-token' });
+    const bad = new ToolCache(new RedisStore({ kind: 'host', host: '127.0.0.1', port: server.port, tls: false, password: 'wrong' }), prefix, log, metrics);
+    try {
+      await good.set(`${prefix}auth`, 'yes', 60);
+      expect(await good.get(`${prefix}auth`)).toBe('yes');
+      const m = newMeasures();
+      expect(await bad.read('t', { k: 'auth' }, { freshSeconds: 60, staleSeconds: 0 }, async () => 'from source', m)).toBe('from source');
+      expect(m).toEqual({ hits: 0, misses: 0, errors: 1 });
+    } finally {
+      await good.close();
+      await bad.close();
+      await server.stop();
+    }
+  });
+
+  it('reconnects by itself after its connection is killed, still one connection', async () => {
+    const name = `cache-test-${randomUUID().slice(0, 8)}`;
+    const s = new RedisStore({ kind: 'url', url: REDIS_URL }, { clientName: name });
+    try {
+      await s.set(`${prefix}drop`, 'kept', 60);
+      const ids = () => withRedis(async (c) => ((await c.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /^id=(\d+)/.exec(l)![1]!));
+      const [id] = await ids();
+      await withRedis((c) => c.client('KILL', 'ID', id!));
+      expect(await eventually(() => s.get(`${prefix}drop`))).toBe('kept');
+      const after = await ids();
+      expect(after).toHaveLength(1);
+      expect(after[0]).not.toBe(id);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('fails calls while Redis is down instead of waiting, and dials afresh once it is back', async () => {
+    const server = await privateRedis();
+    const s = new RedisStore({ kind: 'url', url: server.url }, { retryAfterMs: 50 });
+    try {
+      await s.set('k', 'before', 60);
+      await server.stop();
+      await expect(s.get('k')).rejects.toThrow(); // commands fail at once: no offline queue
+      await expect(s.set('k', 'during', 60)).rejects.toThrow();
+      await server.start(); // empty again (no persistence)
+      await eventually(() => s.set('k', 'after', 60));
+      expect(await s.get('k')).toBe('after');
+    } finally {
+      await s.close();
+      await server.stop();
+    }
   });
 });

@@ -56,6 +56,9 @@ export async function connectRedis(url: string, opts: ConnectRedisOptions = {}):
     retryStrategy: (times) =>
       !connected && times > 3 ? null : Math.min(2000, 50 * 2 ** Math.min(times - 1, 6)) + Math.floor(Math.random() * 100),
     maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3,
+    // RESP2: plain `AUTH <token>` (ElastiCache's AUTH-token mode), the handshake node-redis sent; ioredis 6 would
+    // otherwise send HELLO 3 AUTH default <token>.
+    protocol: 2,
   });
   client.on('error', (err: unknown) => {
     if (connected) opts.onError?.(err);
@@ -96,6 +99,7 @@ export async function pingRedis(url: string, timeoutMs = 1500): Promise<void> {
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
+    protocol: 2,
   });
   client.on('error', () => undefined);
   let timer: NodeJS.Timeout | undefined;
