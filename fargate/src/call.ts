@@ -638,11 +638,7 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
   const endedAt = now();
   const cost = instruments?.cost({ endedAt, sttSeconds: audioMsSent / 1000 });
   if (recorder) {
-    await recorder.finish({ endedAt, escalated, cost });
-    if (handoffSummary) {
-      deps.stores.transcripts.putCall({ callSid: start.callSid, agent: profile.name, callerHash: recorder.callerHash, startedAt: start.startedAt, endedAt, summary: handoffSummary, escalated: true, cost, turns: turnRecords.length });
-      await deps.stores.transcripts.flush(start.callSid, 5000);
-    }
+    await recorder.finish({ endedAt, escalated, cost, summary: handoffSummary });
   }
   const summary: CallSummary = {
     callSid: start.callSid, agent: profile.name, startedAt: start.startedAt, endedAt, turns: replyNo, interruptions, escalated, failed,
