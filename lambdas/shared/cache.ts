@@ -96,7 +96,7 @@ export class RedisStore implements CacheStore {
       retryStrategy: (times) => (!everReady || times > 3 ? null : Math.min(50 * 2 ** (times - 1), 400)),
       // No INFO round trip before 'ready' (ElastiCache is never loading from disk when it accepts connections).
       enableReadyCheck: false,
-      // RESP2: plain `AUTH <token>` (ElastiCache's AUTH-token mode), the handshake node-redis sent.
+      // RESP2: a plain `AUTH <token>`, ElastiCache's AUTH-token handshake (ioredis 6 defaults to HELLO 3 AUTH default <token>).
       protocol: 2,
       ...(password ? { password } : {}),
       // CLIENT SETNAME, so `CLIENT LIST` shows which service holds a connection.

@@ -56,8 +56,7 @@ export async function connectRedis(url: string, opts: ConnectRedisOptions = {}):
     retryStrategy: (times) =>
       !connected && times > 3 ? null : Math.min(2000, 50 * 2 ** Math.min(times - 1, 6)) + Math.floor(Math.random() * 100),
     maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3,
-    // RESP2: plain `AUTH <token>` (ElastiCache's AUTH-token mode), the handshake node-redis sent; ioredis 6 would
-    // otherwise send HELLO 3 AUTH default <token>.
+    // RESP2: a plain `AUTH <token>`, ElastiCache's AUTH-token handshake (ioredis 6 defaults to HELLO 3 AUTH default <token>).
     protocol: 2,
   });
   client.on('error', (err: unknown) => {
@@ -121,7 +120,8 @@ export async function pingRedis(url: string, timeoutMs = 1500): Promise<void> {
 
 /**
  * Runs a MULTI and returns the replies, rejecting with the first command error. ioredis resolves `exec()` with
- * `[error, reply]` pairs (and `null` when a WATCH aborted it) where node-redis rejected; callers rely on a rejection.
+ * `[error, reply]` pairs (and `null` when a WATCH aborted it) instead of rejecting; the stores treat any failed command
+ * as a failed write.
  */
 export async function execMulti(multi: ChainableCommander): Promise<unknown[]> {
   const replies = await multi.exec();
