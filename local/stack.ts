@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { createClient } from 'redis';
+import { pingRedis } from '../fargate/src/store/redis';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createCallHandler, logObserver, type CallObserver, type CallRuntime, type CallSummary, type ReplyUsage, type TurnMeasures } from '../fargate/src/call';
 import { loadConfig, type Config } from '../fargate/src/config';
@@ -87,18 +87,13 @@ export interface CallTrace {
 
 /** Fails with instructions when Redis is not reachable: the stack needs a real Redis server (no in-memory stand-in). */
 export async function requireRedis(url: string): Promise<void> {
-  const client = createClient({ url, socket: { connectTimeout: 1500, reconnectStrategy: false } });
-  client.on('error', () => undefined);
   try {
-    await client.connect();
-    await client.ping();
+    await pingRedis(url, 1500);
   } catch {
     throw new Error(
       `Redis is not reachable at ${url.replace(/\/\/[^@]*@/, '//')}. Start one with \`redis-server --daemonize yes\` ` +
         '(Debian: `sudo apt-get install redis-server`) or point REDIS_URL at a running server.',
     );
-  } finally {
-    await client.close().catch(() => client.destroy());
   }
 }
 
