@@ -349,7 +349,7 @@ describe('listeners', () => {
 });
 
 describe('packaging', () => {
-  it('bundles every Lambda with esbuild as minified ESM with a source map', () => {
+  it('bundles every Lambda with esbuild as minified ESM with a source map, each tool within 500 KB', () => {
     const dir = synthesized.dev.app.outdir;
     // Each function's S3Key is `<asset hash>.zip`; the staged bundle sits in `asset.<hash>` of the assembly.
     const fnAssets = resourcesOf(synthesized.dev.serviceTemplate, 'AWS::Lambda::Function').map(
@@ -365,6 +365,10 @@ describe('packaging', () => {
       // Minified: a few very long lines (a tiny bundle like the authorizer may average short lines, so allow 20).
       expect(code.split('\n').length, asset).toBeLessThan(Math.max(20, code.length / 500));
       expect(code).toContain('//# sourceMappingURL=index.mjs.map');
+      // The tools' size budget: ≤ 500 KB minified (the runtime's AWS SDK stays out, ioredis is the one Redis client).
+      // The operator-only privacy function is invoked by hand, never inside a turn, so it is not held to it.
+      const sources = readFileSync(path.join(dir, asset, 'index.mjs.map'), 'utf8');
+      if (/lambdas\/(tools|vapi)\//.test(sources)) expect(Buffer.byteLength(code), asset).toBeLessThanOrEqual(500 * 1024);
     }
   });
 
