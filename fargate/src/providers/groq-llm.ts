@@ -1,25 +1,12 @@
 // Groq streaming chat completions through groq-sdk: LlmRequest → SSE chunks → LlmEvent (usage from x_groq.usage).
 import Groq from 'groq-sdk';
 import type { ChatCompletionCreateParamsStreaming } from 'groq-sdk/resources/chat/completions';
-import type { Logger } from '../observability/logger';
-import { isReasoningModel, streamWithPolicy, wireBody, type ChunkLike, type StreamPolicy } from './openai-stream';
+import { isReasoningModel, streamWithPolicy, wireBody, policyFrom, type ChunkLike, type StreamLlmOptions } from './openai-stream';
 import type { LanguageModel, LlmRequest } from './types';
 
-export interface GroqLlmOptions {
-  apiKey: string;
+export interface GroqLlmOptions extends StreamLlmOptions {
   /** GROQ_BASE_URL: https://api.groq.com by default, **without** /openai/v1 (groq-sdk appends it). */
   baseURL?: string;
-  log: Logger;
-  /** Time to response headers per attempt. @default 10000 */
-  timeoutMs?: number;
-  /** Retries for 429/5xx/network before the first token; never after. @default 1 */
-  maxRetries?: number;
-  /** A retry-after above this fails at once. @default 3000 */
-  maxRetryWaitMs?: number;
-  /** Longest silence between chunks before the stream counts as stalled. @default 10000 */
-  idleTimeoutMs?: number;
-  /** gpt-oss `reasoning_effort`; reasoning tokens delay the first spoken word. @default 'low' */
-  reasoningEffort?: 'low' | 'medium' | 'high';
 }
 
 /**
@@ -33,14 +20,7 @@ export interface GroqLlmOptions {
 export function createGroqLlm(opts: GroqLlmOptions): LanguageModel {
   // maxRetries 0 in the SDK: retries follow streamWithPolicy (never after text, capped retry-after).
   const client = new Groq({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeout: opts.timeoutMs ?? 10_000, maxRetries: 0 });
-  const policy: StreamPolicy = {
-    provider: 'groq',
-    maxRetries: opts.maxRetries ?? 1,
-    maxRetryWaitMs: opts.maxRetryWaitMs ?? 3000,
-    retryBackoffMs: 250,
-    idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
-    log: opts.log,
-  };
+  const policy = policyFrom('groq', opts);
   return {
     stream(req: LlmRequest, signal: AbortSignal) {
       const open = async (s: AbortSignal) =>

@@ -1,26 +1,13 @@
 // OpenAI-compatible streaming chat completions (Fireworks, Together, ...) through the openai SDK: LlmRequest → chunks → LlmEvent.
 import OpenAI from 'openai';
-import type { Logger } from '../observability/logger';
-import { isReasoningModel, streamWithPolicy, wireBody, type ChunkLike, type StreamPolicy } from './openai-stream';
+import { isReasoningModel, streamWithPolicy, wireBody, policyFrom, type ChunkLike, type StreamLlmOptions } from './openai-stream';
 import type { LanguageModel, LlmRequest } from './types';
 
-export interface OpenAiCompatibleLlmOptions {
-  apiKey: string;
+export interface OpenAiCompatibleLlmOptions extends StreamLlmOptions {
   /** LLM_BASE_URL including /v1: https://api.fireworks.ai/inference/v1, https://api.together.ai/v1. */
   baseURL: string;
-  log: Logger;
   /** Provider name for errors and logs. @default 'openai-compatible' */
   provider?: string;
-  /** Time to response headers per attempt. @default 10000 */
-  timeoutMs?: number;
-  /** Retries for 429/5xx/network before the first token; never after. @default 1 */
-  maxRetries?: number;
-  /** A retry-after above this fails at once. @default 3000 */
-  maxRetryWaitMs?: number;
-  /** Longest silence between chunks before the stream counts as stalled. @default 10000 */
-  idleTimeoutMs?: number;
-  /** `reasoning_effort` for gpt-oss models. @default 'low' */
-  reasoningEffort?: 'low' | 'medium' | 'high';
 }
 
 /**
@@ -33,14 +20,7 @@ export interface OpenAiCompatibleLlmOptions {
  */
 export function createOpenAiCompatibleLlm(opts: OpenAiCompatibleLlmOptions): LanguageModel {
   const client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeout: opts.timeoutMs ?? 10_000, maxRetries: 0 });
-  const policy: StreamPolicy = {
-    provider: opts.provider ?? 'openai-compatible',
-    maxRetries: opts.maxRetries ?? 1,
-    maxRetryWaitMs: opts.maxRetryWaitMs ?? 3000,
-    retryBackoffMs: 250,
-    idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
-    log: opts.log,
-  };
+  const policy = policyFrom(opts.provider ?? 'openai-compatible', opts);
   return {
     stream(req: LlmRequest, signal: AbortSignal) {
       const open = async (s: AbortSignal) =>

@@ -147,6 +147,34 @@ export function toLlmError(err: unknown, provider: string): LlmError {
   return new LlmError(`${provider} ${status ? `HTTP ${status}` : 'request failed'}: ${e.message ?? String(err)}`, retryable, status, retryAfterMs);
 }
 
+/** What both OpenAI-style providers (Groq, OpenAI-compatible) are configured with. */
+export interface StreamLlmOptions {
+  apiKey: string;
+  log: Logger;
+  /** Time to response headers per attempt. @default 10000 */
+  timeoutMs?: number;
+  /** Retries for 429/5xx/network before the first token; never after. @default 1 */
+  maxRetries?: number;
+  /** A retry-after above this fails at once. @default 3000 */
+  maxRetryWaitMs?: number;
+  /** Longest silence between chunks before the stream counts as stalled. @default 10000 */
+  idleTimeoutMs?: number;
+  /** gpt-oss `reasoning_effort`; reasoning tokens delay the first spoken word. @default 'low' */
+  reasoningEffort?: 'low' | 'medium' | 'high';
+}
+
+/** The stream policy from provider options, with the defaults documented on {@link StreamLlmOptions}. */
+export function policyFrom(provider: string, opts: StreamLlmOptions): StreamPolicy {
+  return {
+    provider,
+    maxRetries: opts.maxRetries ?? 1,
+    maxRetryWaitMs: opts.maxRetryWaitMs ?? 3000,
+    retryBackoffMs: 250,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
+    log: opts.log,
+  };
+}
+
 export interface StreamPolicy {
   /** Provider name for errors and logs. */
   provider: string;
