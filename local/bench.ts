@@ -1,8 +1,8 @@
-// `npm run bench -- --calls N [--json] [--url https://…/twiml]`: N concurrent simulated calls, latency percentiles, CPU and memory per call.
+// `npm run bench -- --calls N [--agent NAME] [--json] [--url https://…/twiml]`: N concurrent simulated calls, latency percentiles, CPU and memory per call.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ENDPOINTING_PROFILES } from '../fargate/src/turn-detector';
-import { bookingAgent } from '../fargate/src/agents/booking';
+import { AGENTS, NUMBER_TO_AGENT, novaSpeculates, type AgentProfile } from '../fargate/src/agents';
 import { placeCall, type CallReport } from './caller/caller';
 import { loadScenario, type Scenario } from './scenarios/scenario';
 import { SEED_BUDGET, startLocalStack, type LocalStack } from './stack';
@@ -10,6 +10,8 @@ import { SEED_BUDGET, startLocalStack, type LocalStack } from './stack';
 const { values } = parseArgs({
   options: {
     calls: { type: 'string', default: '1' },
+    /** Agent profile answering the calls (a booking variant: the bench speaks the booking script). */
+    agent: { type: 'string', default: 'booking' },
     json: { type: 'boolean', default: false },
     url: { type: 'string' },
     /** Spread of the call starts, ms (Twilio does not connect every call in the same instant). */
@@ -19,8 +21,21 @@ const { values } = parseArgs({
 
 /** Emulated delays of the seed budget (SEED_BUDGET), subtracted to get the pipeline's own overhead. */
 const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, ttsFirstByteMs: 150 };
-/** The bench agent (booking) ends turns after this much silence: the endpointing window. */
-const ENDPOINTING_MS = ENDPOINTING_PROFILES[bookingAgent.endpointing].endpointingMs;
+/** The `--agent` profile and the number that reaches it (the caller dials it like a real one); exits on a bad name. */
+function benchAgent(name: string): { agent: AgentProfile; to: string } {
+  const agent = AGENTS[name];
+  const to = Object.entries(NUMBER_TO_AGENT).find(([, n]) => n === name)?.[0];
+  if (agent && to && name.startsWith('booking')) return { agent, to };
+  const names = Object.values(NUMBER_TO_AGENT).filter((n) => n.startsWith('booking'));
+  console.error(`--agent must be a booking profile with a phone number: ${names.join(', ')}`);
+  process.exit(2);
+}
+const { agent: AGENT, to: TO } = benchAgent(values.agent!);
+/** The bench agent ends turns after this much silence: the endpointing window. */
+const ENDPOINTING_MS = ENDPOINTING_PROFILES[AGENT.endpointing].endpointingMs;
+/** Nova speculation: Deepgram's (and the emulator's, whose floor is its 250 ms burst gap) early endpoint. */
+const SPECULATES = novaSpeculates(AGENT);
+const EAGER_MS = Math.max(250, ENDPOINTING_PROFILES[AGENT.endpointing].eagerEndpointingMs);
 
 /** Two caller turns of the booking call: one with a tool call (availability), one plain answer. */
 function benchScenario(): Scenario {
@@ -28,6 +43,8 @@ function benchScenario(): Scenario {
   return {
     ...booking,
     name: 'bench',
+    agent: AGENT.name,
+    to: TO,
     steps: [{ waitForAgent: true }, booking.steps[1]!, { waitForAgent: true }, booking.steps[3]!, { waitForAgent: true }, { hangup: true }],
   };
 }
@@ -69,6 +86,7 @@ interface PipelineTurn {
   llmTimeToFirstTokenMs?: number;
   ttsTimeToFirstByteMs?: number;
   tools?: { name: string; ms: number; ok: boolean }[];
+  speculative?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -128,23 +146,28 @@ async function main(): Promise<void> {
   const turns = ok.flatMap((r) => r.turns.filter((t) => t.kind === 'say'));
   const v2v = turns.map((t) => t.voiceToVoiceMs).filter((v): v is number => v !== undefined);
   // Plain (no tool) turns: v2v − endpointing window − emulated STT final, LLM first token and TTS first byte.
+  // Speculating, the reply starts at the early endpoint and plays once the full window is confirmed, whichever is later.
   const plain = turns.filter((t) => t.say === 'booking-2').map((t) => t.voiceToVoiceMs).filter((v): v is number => v !== undefined);
-  const floor = ENDPOINTING_MS + EMULATED.sttFinalMs + EMULATED.llmTtftMs + EMULATED.ttsFirstByteMs;
+  const sequential = ENDPOINTING_MS + EMULATED.sttFinalMs + EMULATED.llmTtftMs + EMULATED.ttsFirstByteMs;
+  const floor = SPECULATES ? Math.max(ENDPOINTING_MS + EMULATED.sttFinalMs, EAGER_MS + EMULATED.sttFinalMs + EMULATED.llmTtftMs + EMULATED.ttsFirstByteMs) : sequential;
   const result = {
+    agent: AGENT.name,
+    speculates: SPECULATES,
     calls: n,
     completed: ok.filter((r) => r.ok).length,
     failed: reports.length - ok.filter((r) => r.ok).length,
     wallSeconds: Math.round(wallS * 10) / 10,
     callerVoiceToVoiceMs: stats(v2v),
-    pipelineOverheadMs: { ...stats(plain.map((v) => v - floor)), subtracted: { endpointingMs: ENDPOINTING_MS, ...EMULATED } },
+    pipelineOverheadMs: { ...stats(plain.map((v) => v - floor)), floorMs: floor, subtracted: { endpointingMs: ENDPOINTING_MS, ...(SPECULATES ? { eagerEndpointingMs: EAGER_MS } : {}), ...EMULATED } },
     /**
      * The media service's own share, from its per-turn measures on plain turns: VoiceToVoice − SttFinalDelay − LLM
      * time to first token − TTS time to first byte (what is left: clause cutting, loop, transport). Provider slowness
-     * (including emulators slowed by a busy host) is excluded.
+     * (including emulators slowed by a busy host) is excluded. Speculative turns are left out: their STT-final delay
+     * is the confirmation, which overlaps the LLM and TTS.
      */
     mediaServiceOwnMs: stats(
       pipeline
-        .filter((p) => !p.tools?.length && p.voiceToVoiceMs !== undefined && p.sttFinalDelayMs !== undefined && p.llmTimeToFirstTokenMs !== undefined && p.ttsTimeToFirstByteMs !== undefined)
+        .filter((p) => !p.speculative && !p.tools?.length && p.voiceToVoiceMs !== undefined && p.sttFinalDelayMs !== undefined && p.llmTimeToFirstTokenMs !== undefined && p.ttsTimeToFirstByteMs !== undefined)
         .map((p) => p.voiceToVoiceMs! - p.sttFinalDelayMs! - p.llmTimeToFirstTokenMs! - p.ttsTimeToFirstByteMs!),
     ),
     pipeline: {
@@ -166,12 +189,16 @@ async function main(): Promise<void> {
   }
   const row = (name: string, s: { n: number; p50?: number; p95?: number; p99?: number }) =>
     `${name.padEnd(34)} n=${String(s.n).padEnd(5)} p50 ${String(s.p50 ?? '-').padStart(7)}  p95 ${String(s.p95 ?? '-').padStart(7)}  p99 ${String(s.p99 ?? '-').padStart(7)}`;
-  console.log(`bench: ${n} calls (${result.completed} completed, ${result.failed} failed) in ${result.wallSeconds} s`);
+  console.log(`bench: ${n} calls to ${AGENT.name}${SPECULATES ? ' (Nova speculation)' : ''} (${result.completed} completed, ${result.failed} failed) in ${result.wallSeconds} s`);
   console.log(row('voice-to-voice (caller) ms', result.callerVoiceToVoiceMs));
   console.log(row('pipeline overhead ms', result.pipelineOverheadMs));
-  console.log(`  (plain turns: v2v − ${ENDPOINTING_MS} endpointing − ${EMULATED.sttFinalMs} STT final − ${EMULATED.llmTtftMs} LLM TTFT − ${EMULATED.ttsFirstByteMs} TTS TTFB)`);
+  console.log(
+    SPECULATES
+      ? `  (plain turns: v2v − max(${ENDPOINTING_MS} endpointing + ${EMULATED.sttFinalMs} STT final, ${EAGER_MS} early endpoint + ${EMULATED.sttFinalMs} STT final + ${EMULATED.llmTtftMs} LLM TTFT + ${EMULATED.ttsFirstByteMs} TTS TTFB) = v2v − ${floor})`
+      : `  (plain turns: v2v − ${ENDPOINTING_MS} endpointing − ${EMULATED.sttFinalMs} STT final − ${EMULATED.llmTtftMs} LLM TTFT − ${EMULATED.ttsFirstByteMs} TTS TTFB = v2v − ${floor})`,
+  );
   console.log(row('media service own share ms', result.mediaServiceOwnMs));
-  console.log('  (plain turns, pipeline clock: VoiceToVoice − SttFinalDelay − LlmTimeToFirstToken − TtsTimeToFirstByte)');
+  console.log('  (plain non-speculative turns, pipeline clock: VoiceToVoice − SttFinalDelay − LlmTimeToFirstToken − TtsTimeToFirstByte)');
   console.log(row('VoiceToVoice (pipeline) ms', result.pipeline.voiceToVoiceMs));
   console.log(row('SttFinalDelay ms', result.pipeline.sttFinalDelayMs));
   console.log(row('LlmTimeToFirstToken ms', result.pipeline.llmTimeToFirstTokenMs));

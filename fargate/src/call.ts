@@ -1,6 +1,6 @@
 // runCall(): one phone call from `start` to `stop`, the only orchestrator; createCallHandler() builds the task's providers and stores.
 import type { LatencyClass } from '../../lambdas/shared/contract';
-import { AGENTS, agentForNumber, resolveAgent, type AgentProfile } from './agents';
+import { AGENTS, agentForNumber, novaSpeculates, resolveAgent, type AgentProfile } from './agents';
 import { AudioCache, type CachedAudio } from './audio-cache';
 import type { Config } from './config';
 import { Conversation, Playout } from './conversation';
@@ -129,7 +129,7 @@ type LoopEvent =
   | { kind: 'dtmf-flush' }
   | { kind: 'reply-done'; reply: Reply; outcome: ReplyOutcome };
 
-/** A held reply started on a Flux EagerEndOfTurn; `outcome` is set if it finished generating while held. */
+/** A held reply started on a Flux EagerEndOfTurn or a Nova early endpoint; `outcome` is set if it finished generating while held. */
 interface Speculation {
   reply: Reply;
   text: string;
@@ -209,14 +209,14 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
   conversation.add({ role: 'assistant', content: profile.greeting }, 'greeting');
 
   const { tts, close: closeTts } = deps.openTts(profile.voiceId);
-  const detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[profile.endpointing] });
+  const detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[profile.endpointing], speculate: novaSpeculates(profile) });
   const policy = new EscalationPolicy();
   const turnRecords: { role: 'user' | 'assistant'; text: string; at: number }[] = [];
   const toolsCalled: string[] = [];
   let replyNo = 0;
   let interruptions = 0;
   let current: Reply | undefined;
-  /** Held (speculative) reply started on a Flux EagerEndOfTurn. */
+  /** Held (speculative) reply started on a Flux EagerEndOfTurn or a Nova early endpoint. */
   let speculative: Speculation | undefined;
   const settling = new Map<string, Settled>();
   const heardAtInterrupt = new Map<string, string>();
@@ -457,7 +457,7 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
     speculative = undefined;
     if (spec) {
       if (spec.text === rawText.trim() && !ending) {
-        // Flux confirmed the eager transcript: the held reply goes live, its audio leaves at once.
+        // The turn was confirmed with the speculated text: the held reply goes live, its audio leaves at once.
         conversation.addUser(text);
         record('user', text, { startedAt: speechEndAt });
         current = spec.reply;
@@ -493,7 +493,11 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
       case 'speculate': {
         if (ending || current || playout.audible(now())) return;
         if (speculative) dropSpeculation(speculative);
+        speculative = undefined;
         const text = forLlm(change.text);
+        // A request for a person skips the LLM once confirmed (policy.beforeReply), so it is never speculated either:
+        // a released held reply would bypass that check.
+        if (policy.beforeReply(text)) return;
         const messages = [...conversation.messages(), { role: 'user' as const, content: text }];
         speculative = { reply: startReply({ speculative: true, messages, speechEndAt: wallOf(change.lastWordEnd), sttFinalAt: now() }), text: change.text.trim(), confidence: change.confidence };
         return;
@@ -573,8 +577,9 @@ export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void>
           break;
         case 'reply-done': {
           const { reply, outcome } = ev;
-          if (speculative?.reply === reply && outcome.status !== 'failed') {
-            // Still held: settled when Flux confirms (EndOfTurn) or drops it (TurnResumed).
+          if (speculative?.reply === reply) {
+            // Still held: settled when the turn is confirmed or the caller resumes. A failure waits too: it becomes
+            // the live reply's failure (apology, handoff) only if the turn is confirmed with this text.
             speculative.outcome = outcome;
             break;
           }
@@ -677,7 +682,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
   const sttOf = (profile: AgentProfile): DeepgramStt => {
     const ep = ENDPOINTING_PROFILES[profile.endpointing];
     const flux = profile.stt.startsWith('flux');
-    const speculate = flux && profile.speculate !== false;
+    const speculate = profile.speculate !== false;
     const id = `${profile.stt}:${profile.endpointing}:${speculate}`;
     let stt = sttByKey.get(id);
     if (!stt) {
@@ -685,8 +690,9 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
         apiKey: config.DEEPGRAM_API_KEY,
         url: config.DEEPGRAM_URL,
         model: profile.stt,
-        profile: { endpointingMs: ep.endpointingMs, utteranceEndMs: ep.utteranceEndMs },
-        flux: { eotThreshold: ep.eotThreshold, ...(speculate ? { eagerEotThreshold: ep.eagerEotThreshold } : {}) },
+        // Nova speculation: Deepgram ends segments at the eager window; the detector holds for the full one.
+        profile: { endpointingMs: novaSpeculates(profile) ? ep.eagerEndpointingMs : ep.endpointingMs, utteranceEndMs: ep.utteranceEndMs },
+        flux: { eotThreshold: ep.eotThreshold, ...(flux && speculate ? { eagerEotThreshold: ep.eagerEotThreshold } : {}) },
         // Card numbers and SSNs are redacted at the source on Nova; Flux only offers `numbers`, which would also hide
         // order numbers and times, so Flux text is redacted by us before it reaches the LLM.
         redact: flux ? [] : deepgramRedactParams(DEFAULT_STT_REDACTION),

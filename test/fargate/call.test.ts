@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { forLlm, logObserver, systemPrompt } from '../../fargate/src/call';
 import { bookingAgent } from '../../fargate/src/agents/booking';
-import { agentForNumber, AGENTS, resolveAgent } from '../../fargate/src/agents';
+import { agentForNumber, AGENTS, novaSpeculates, resolveAgent } from '../../fargate/src/agents';
 
 describe('forLlm', () => {
   it.each([
@@ -25,6 +25,17 @@ describe('agent selection and prompt', () => {
     expect(resolveAgent('booking-patient', 'booking').endpointing).toBe('conservative');
     expect(resolveAgent('nope', 'shipment').name).toBe('shipment');
     for (const a of Object.values(AGENTS)) expect(a.greeting.length).toBeGreaterThan(0);
+  });
+
+  it('speculates on Nova by default, keeps plain and patient profiles without it, and never counts Flux as Nova', () => {
+    expect(novaSpeculates(AGENTS.booking!)).toBe(true);
+    expect(novaSpeculates(AGENTS.shipment!)).toBe(true);
+    expect(novaSpeculates(AGENTS['booking-patient-spec']!)).toBe(true);
+    expect(novaSpeculates(AGENTS['booking-plain']!)).toBe(false);
+    expect(novaSpeculates(AGENTS['booking-patient']!)).toBe(false);
+    expect(novaSpeculates(AGENTS['booking-flux']!)).toBe(false);
+    expect(agentForNumber('+15550001005', 'booking')).toBe('booking-plain');
+    expect(agentForNumber('+15550001006', 'booking')).toBe('booking-patient-spec');
   });
 
   it('fills {today} and appends the caller memory line', () => {

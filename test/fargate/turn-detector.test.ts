@@ -63,6 +63,93 @@ describe('turn detector (Nova-3)', () => {
   });
 });
 
+describe('turn detector (Nova-3 speculation)', () => {
+  // Balanced: Deepgram is opened with endpointing 250, the turn is confirmed 500 − 250 = 250 ms after speech_final.
+  const spec = (steps: Step[]) => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.balanced, speculate: true });
+    steps.forEach(([input, now, audible, expected], i) => {
+      const got = d.update(input, now, audible);
+      if (expected !== 'ignore') expect({ step: i, got }).toEqual({ step: i, got: expected });
+    });
+  };
+  /** An interim whose words run from `start` to `end` seconds of audio. */
+  const interimAt = (text: string, start: number, end: number): SttEvent => ({
+    kind: 'transcript', text, words: [w(text, start, end)], confidence: 0.8, isFinal: false, speechFinal: false,
+  });
+
+  it('speculates at the early speech_final and confirms the same text once the full window has passed', () => {
+    spec([
+      [{ kind: 'speech-started', at: 0.2 }, 0, false, undefined],
+      [final('ten works', true, 1.2), 1650, false, { kind: 'speculate', text: 'ten works', confidence: 0.9, lastWordEnd: 1.2 }],
+      [tick, 1850, false, undefined],
+      [tick, 1900, false, { kind: 'user-finished', text: 'ten works', confidence: 0.9, lastWordEnd: 1.2 }],
+      [tick, 3000, false, undefined],
+      [{ kind: 'utterance-end', lastWordEnd: 1.2 }, 3200, false, undefined],
+    ]);
+  });
+
+  it('speculates on an is_final segment without speech_final, and again when more text is finalized', () => {
+    spec([
+      [final('I would like', false, 0.8), 900, false, { kind: 'speculate', text: 'I would like', confidence: 0.9, lastWordEnd: 0.8 }],
+      [final('a haircut', true, 1.6), 2000, false, { kind: 'speculate', text: 'I would like a haircut', confidence: 0.9, lastWordEnd: 1.6 }],
+      [tick, 2250, false, { kind: 'user-finished', text: 'I would like a haircut', confidence: 0.9, lastWordEnd: 1.6 }],
+    ]);
+  });
+
+  it('cancels on SpeechStarted after the finalized words, keeps the turn open, and finishes with the whole sentence', () => {
+    spec([
+      [final("I'd like to book", true, 1.0), 1450, false, { kind: 'speculate', text: "I'd like to book", confidence: 0.9, lastWordEnd: 1 }],
+      [{ kind: 'speech-started', at: 1.6 }, 1650, false, { kind: 'speculation-cancelled' }],
+      // The held window no longer runs: a tick past it does not end the turn.
+      [tick, 1800, false, undefined],
+      [final('a haircut on Friday', true, 2.8), 3250, false, { kind: 'speculate', text: "I'd like to book a haircut on Friday", confidence: 0.9, lastWordEnd: 2.8 }],
+      [tick, 3500, false, { kind: 'user-finished', text: "I'd like to book a haircut on Friday", confidence: 0.9, lastWordEnd: 2.8 }],
+    ]);
+  });
+
+  it('cancels on an interim with words later than the finalized ones, ignores a late interim or onset for old words', () => {
+    spec([
+      [final('book it', true, 1.0), 1450, false, 'ignore'],
+      [interimAt('book it', 0.6, 1.0), 1460, false, undefined],
+      [{ kind: 'speech-started', at: 0.5 }, 1470, false, undefined],
+      [interimAt('for', 1.5, 1.7), 1750, false, { kind: 'speculation-cancelled' }],
+      [interimAt('for ten', 1.5, 1.9), 1850, false, undefined],
+      [{ kind: 'utterance-end', lastWordEnd: 1.0 }, 2500, false, { kind: 'user-finished', text: 'book it', confidence: 0.9, lastWordEnd: 1 }],
+    ]);
+  });
+
+  it('keeps the turn open when the early speech_final arrives after the caller already spoke again', () => {
+    spec([
+      [{ kind: 'speech-started', at: 0.2 }, 0, false, undefined],
+      [{ kind: 'speech-started', at: 1.5 }, 1600, false, undefined],
+      [final("I'd like to book", true, 1.0), 1650, false, undefined],
+      [tick, 2000, false, undefined],
+      [final('a haircut', true, 2.2), 2700, false, { kind: 'speculate', text: "I'd like to book a haircut", confidence: 0.9, lastWordEnd: 2.2 }],
+      [tick, 2950, false, { kind: 'user-finished', text: "I'd like to book a haircut", confidence: 0.9, lastWordEnd: 2.2 }],
+    ]);
+  });
+
+  it('does not speculate while the agent is audible, but still holds the turn for the full window', () => {
+    spec([
+      [final('where is it', true, 5.0), 1000, true, undefined],
+      [tick, 1200, true, undefined],
+      [tick, 1250, false, { kind: 'user-finished', text: 'where is it', confidence: 0.9, lastWordEnd: 5 }],
+    ]);
+  });
+
+  it('drops a backchannel heard over the agent after the hold, without speculating', () => {
+    spec([
+      [final('mm-hm', true, 5.0), 1000, true, undefined],
+      [tick, 1300, true, undefined],
+      [final('', true, 6), 2000, false, undefined],
+    ]);
+  });
+
+  it('without speculate, speech_final still ends the turn at once (no hold)', () => {
+    run([[final('ten works', true, 1.2), 1650, false, { kind: 'user-finished', text: 'ten works', confidence: 0.9, lastWordEnd: 1.2 }]]);
+  });
+});
+
 describe('turn detector barge-in', () => {
   it('fires user-started once when the agent is audible and the caller said two words', () => {
     run([

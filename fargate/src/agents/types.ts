@@ -14,7 +14,11 @@ export interface AgentProfile {
   /** How long a pause ends the caller's turn (also sets Deepgram `endpointing`/`utterance_end_ms` or Flux thresholds). */
   endpointing: EndpointingProfileName;
   stt: SttModel;
-  /** Flux only: start a held reply on EagerEndOfTurn (costs LLM tokens when the caller resumes). @default true */
+  /**
+   * Start a held reply before the turn is confirmed (costs LLM tokens when the caller resumes): on Flux
+   * EagerEndOfTurn; on Nova-3 at an early `speech_final` (the profile's `eagerEndpointingMs`), confirmed after the
+   * full endpointing window. The caller hears nothing sooner than without it, so pauses are not cut off. @default true
+   */
   speculate?: boolean;
   /** `large` for tool-heavy reasoning; `small` when speed matters more. @default 'small' */
   llm: 'small' | 'large';
