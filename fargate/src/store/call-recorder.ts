@@ -10,7 +10,7 @@ import {
 import { createDocumentClient } from './dynamo';
 import { connectRedis, type RedisClientType } from './redis';
 import { SessionStore } from './session-store';
-import { TranscriptWriter, type ToolCallRecord } from './transcript-store';
+import { TranscriptWriter, type TurnRecord } from './transcript-store';
 
 /** The stores of one media-service task. */
 export interface Stores {
@@ -68,17 +68,8 @@ export interface CallStart {
   profile?: unknown;
 }
 
-/** One heard turn; the recorder numbers it. */
-export interface HeardTurn {
-  role: 'user' | 'assistant';
-  text: string;
-  interrupted?: boolean;
-  /** Epoch ms. */
-  startedAt: number;
-  endedAt?: number;
-  latency?: Record<string, number>;
-  toolCalls?: ToolCallRecord[];
-}
+/** One heard turn; the recorder adds the call, the turn number and the caller hash. */
+export type HeardTurn = Omit<TurnRecord, 'callSid' | 'turn' | 'callerHash'>;
 
 /**
  * Records one call: session state per turn (Redis), transcript items (DynamoDB, background), caller memory at the
