@@ -126,8 +126,19 @@ export interface Tick {
   kind: 'tick';
 }
 
+/**
+ * What the turn-taking part decides. Barge-in is two-step so it is fast and backchannel-proof at any interim cadence:
+ * `barge-in` (voice onset over the agent: stop playout at once, keep the unplayed audio), then either
+ * `false-alarm` (it was "mm-hm" or noise: resume from where the caller stopped hearing) or `user-started`
+ * (a real interruption: drop the rest, keep only the heard text). While paused the loop still reports the agent as
+ * audible to the detector, so the pending barge-in resolves one way or the other.
+ */
 export type TurnChange =
-  /** The caller started talking over the agent: barge-in. */
+  /** Voice onset while the agent is audible: pause playout now (Twilio `clear`), keep the unplayed audio. */
+  | { kind: 'barge-in' }
+  /** The paused speech was a backchannel or noise: resume the paused reply where the caller stopped hearing. */
+  | { kind: 'false-alarm' }
+  /** The caller really is talking over the agent: interrupt (a paused reply is dropped, heard text kept). */
   | { kind: 'user-started' }
   /** The caller's turn is over: reply to `text`. `lastWordEnd` is seconds on the media timeline. */
   | { kind: 'user-finished'; text: string; confidence: number; lastWordEnd: number }
