@@ -1,5 +1,5 @@
 // The media service's entry point, wiring only: config → call runtime → server.listen → SIGTERM/SIGINT drain → exit.
-import { createCallHandler } from './call';
+import { createCallHandler } from './runtime';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createObservability, type Observability } from './observability/instruments';
 import { logger } from './observability/logger';

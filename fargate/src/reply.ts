@@ -1,7 +1,7 @@
 // One agent turn: LLM ⇄ tools → clauses → TTS → transport (via the playout), abortable, optionally held (speculative).
 import type { LatencyClass } from '../../lambdas/shared/contract';
 import type { CachedAudio } from './audio-cache';
-import { evenAlignment, type Playout } from './conversation';
+import { evenAlignment, type Playout } from './call/playout';
 import { PAYMENT_TOOL, TRANSFER_TOOL, parsePaymentArgs } from './escalation';
 import type { Logger } from './observability/logger';
 import type { ChatMessage, LanguageModel, LlmTool, TextToSpeech, ToolCall, ToolClient, ToolResult, TtsChunk } from './providers/types';

@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { forLlm, logObserver, systemPrompt } from '../../fargate/src/call';
+import { systemPrompt } from '../../fargate/src/agents';
+import { logObserver } from '../../fargate/src/observability/log-observer';
+import { forLlm } from '../../fargate/src/privacy/redaction';
 import { bookingAgent } from '../../fargate/src/agents/booking';
 import { agentForNumber, AGENTS, novaSpeculates, resolveAgent } from '../../fargate/src/agents';
 

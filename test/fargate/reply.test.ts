@@ -1,7 +1,7 @@
 // One reply against the real Groq SDK + LLM emulator and the real ElevenLabs client + emulator: clauses, marks, holding, abort.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Playout } from '../../fargate/src/conversation';
+import { Playout } from '../../fargate/src/call/playout';
 import { createElevenLabsTts, type TtsConnection } from '../../fargate/src/providers/elevenlabs-tts';
 import { createGroqLlm } from '../../fargate/src/providers/groq-llm';
 import type { LanguageModel, ToolClient } from '../../fargate/src/providers/types';

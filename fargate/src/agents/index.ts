@@ -55,3 +55,9 @@ export function agentForNumber(calledNumber: string, fallback: string): string {
 export function resolveAgent(name: string | undefined, fallback: string): AgentProfile {
   return AGENTS[name ?? ''] ?? AGENTS[fallback] ?? bookingAgent;
 }
+
+/** The system prompt for a profile at call start: `{today}` filled, caller memory appended. */
+export function systemPrompt(profile: AgentProfile, today: string, memoryLine: string): string {
+  const base = profile.systemPrompt.replaceAll('{today}', today);
+  return memoryLine ? `${base}\n${memoryLine}` : base;
+}

@@ -280,3 +280,14 @@ function classify(run: DigitRun, text: string, c: RedactionConfig): string | und
   if (c.phone && isPhone(run)) return REDACTION_TAGS.phone;
   return undefined;
 }
+
+/** What an LLM sees of card/SSN digits the caller spoke: redacted at the source of the history. */
+const LLM_REDACTION = { card: true, ssn: true, email: false, phone: false } as const;
+
+/**
+ * What of the caller's words may enter the history (and so the LLM, the session and the transcript): card numbers
+ * and SSNs, spoken or typed on the keypad, become `[card]` / `[ssn]` before anything else sees them.
+ */
+export function forLlm(text: string): string {
+  return containsCardNumber(text) || /\d[\d\s-]{7,}\d/.test(text) ? redact(text, LLM_REDACTION) : text;
+}

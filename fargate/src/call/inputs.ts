@@ -1,0 +1,112 @@
+// Everything that happens to a call, as one event queue: Twilio inbound (media to the STT, the rest to the loop),
+// STT events, keypad entries, timers and reply completions; plus the media timeline that maps STT times to wall time.
+import type { InboundEvent, Mulaw, SpeechToText, SttEvent } from '../providers/types';
+import { PushQueue, type Reply, type ReplyOutcome } from '../reply';
+
+export type CallEvent =
+  | { kind: 'mark'; name: string }
+  | { kind: 'keypad'; digits: string }
+  | { kind: 'ended'; why: 'stop' | 'hangup' | 'aborted' }
+  | { kind: 'stt'; ev: SttEvent }
+  | { kind: 'stt-ended'; error?: unknown }
+  | { kind: 'tick' }
+  | { kind: 'reply-done'; reply: Reply; outcome: ReplyOutcome };
+
+/** Keypad digits end at '#' or after this pause. */
+const KEYPAD_PAUSE_MS = 2000;
+/** A keypad entry longer than this is cut and delivered: nothing a caller types needs more (card numbers go to <Pay>). */
+export const KEYPAD_MAX_DIGITS = 32;
+
+/** The inputs of one call. `close()` stops every timer and pump. */
+export class CallInputs {
+  readonly events = new PushQueue<CallEvent>();
+  /** Caller audio for the STT, untouched. */
+  private readonly audio = new PushQueue<Mulaw>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private audioMsSent = 0;
+  private wallOffset = Number.POSITIVE_INFINITY;
+  private digits = '';
+  private keypadTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly now: () => number, private readonly log: { warn(o: object, m: string): void }) {}
+
+  /** Reads Twilio's inbound stream until it ends: media to the STT queue, marks/dtmf/stop to the loop. */
+  pumpInbound(inbound: AsyncIterable<InboundEvent>): void {
+    void (async () => {
+      try {
+        for await (const ev of inbound) {
+          if (ev.kind === 'media') {
+            // The earliest-arriving frame fixes the offset between the media timeline and the wall clock.
+            this.wallOffset = Math.min(this.wallOffset, this.now() - this.audioMsSent);
+            this.audioMsSent += ev.audio.length / 8;
+            this.audio.push(ev.audio);
+          } else if (ev.kind === 'mark') this.events.push({ kind: 'mark', name: ev.name });
+          else if (ev.kind === 'dtmf') this.keypad(ev.digit);
+          else if (ev.kind === 'stop') break;
+        }
+      } catch (err) {
+        this.log.warn({ err: { name: (err as Error)?.name } }, 'inbound stream failed');
+      }
+      this.events.push({ kind: 'ended', why: 'stop' });
+    })();
+  }
+
+  /** Runs the recogniser over the caller's audio; its events (and its end) go to the loop. */
+  pumpStt(stt: SpeechToText, signal: AbortSignal): void {
+    void (async () => {
+      try {
+        for await (const ev of stt.transcribe(this.audio, signal)) this.events.push({ kind: 'stt', ev });
+        this.events.push({ kind: 'stt-ended' });
+      } catch (err) {
+        this.events.push({ kind: 'stt-ended', error: err });
+      }
+    })();
+  }
+
+  /** A reply's completion becomes a loop event. */
+  watch(reply: Reply): void {
+    void reply.done.then((outcome) => this.events.push({ kind: 'reply-done', reply, outcome }));
+  }
+
+  /** A `tick` after `ms` (the turn detector's deadlines). */
+  tickIn(ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.events.push({ kind: 'tick' });
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** Wall-clock ms of a media-timeline time in seconds (STT word times), once audio has flowed. */
+  wallOf(mediaSec: number): number | undefined {
+    return Number.isFinite(this.wallOffset) ? mediaSec * 1000 + this.wallOffset : undefined;
+  }
+
+  /** Seconds of caller audio streamed to the STT. */
+  get sttSeconds(): number {
+    return this.audioMsSent / 1000;
+  }
+
+  close(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.keypadTimer) clearTimeout(this.keypadTimer);
+    this.audio.end();
+    this.events.end();
+  }
+
+  /** Keypad digits gather into one entry, ended by '#', a pause or the length cap. */
+  private keypad(digit: string): void {
+    if (this.keypadTimer) clearTimeout(this.keypadTimer);
+    this.keypadTimer = undefined;
+    if (digit !== '#') this.digits += digit;
+    if (digit === '#' || this.digits.length >= KEYPAD_MAX_DIGITS) return this.flushKeypad();
+    this.keypadTimer = setTimeout(() => this.flushKeypad(), KEYPAD_PAUSE_MS);
+  }
+
+  private flushKeypad(): void {
+    const digits = this.digits;
+    this.digits = '';
+    if (digits) this.events.push({ kind: 'keypad', digits });
+  }
+}
