@@ -1,215 +1,226 @@
 // runCall(): one phone call from `start` to its end. The loop only: it routes inbound, STT, tick and reply events to
-// the parts in call/ (speaking, recording, ending) and to the turn detector, which own every decision and all state.
+// the turn detector and to the parts in call/ (speaking, recording, ending), which own every decision and all state.
 import { novaSpeculates, resolveAgent, systemPrompt, type AgentProfile } from './agents';
-import type { AudioCache } from './audio-cache';
-import { CallInputs, type CallEvent } from './call/inputs';
+import type { CallDeps } from './call/deps';
 import { Ending } from './call/ending';
+import { CallInputs, type CallEvent } from './call/inputs';
 import { Recording } from './call/recording';
 import { Speaking } from './call/speaking';
-import type { Config } from './config';
 import { Conversation } from './conversation';
 import { EscalationPolicy } from './escalation';
-import { logObserver } from './observability/log-observer';
 import type { CallInstruments } from './observability/instruments';
+import { logObserver } from './observability/log-observer';
 import { combineObservers } from './observability/observers';
 import { withSystemInstruction } from './observability/router';
 import { forLlm } from './privacy/redaction';
-import type { LanguageModel, LlmTool, SpeechToText, TextToSpeech, ToolClient, TurnChange } from './providers/types';
-import { Reply, type CallObserver, type ReplyOutcome } from './reply';
+import type { ChatMessage, TurnChange } from './providers/types';
+import { Reply, type ReplyOutcome } from './reply';
 import type { AcceptedCall } from './server';
-import { CallRecorder, type Stores } from './store/call-recorder';
-import type { LatencyClass } from '../../lambdas/shared/contract';
+import { CallRecorder } from './store/call-recorder';
 import { DEFAULT_BARGE_IN, ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
 
-/** Everything one call needs from its task; built once by `createCallHandler` (runtime.ts), injectable for tests. */
-export interface CallDeps {
-  config: Config;
-  /** A recogniser configured for the profile's model and endpointing. */
-  stt(profile: AgentProfile): SpeechToText;
-  llm: LanguageModel;
-  /** LLM model id for the profile's size. */
-  modelFor(profile: AgentProfile): string;
-  /** The call's TTS socket for a voice (taken from the warm pool); `close` at hang-up. */
-  openTts(voiceId: string): { tts: TextToSpeech; close(): void };
-  tools: ToolClient;
-  /** The LLM tool list for the profile's tool names. */
-  toolDefs(names: string[]): LlmTool[];
-  latencyClass(tool: string): LatencyClass;
-  cache: AudioCache;
-  stores: Stores;
-  /** Per-call observability seam. @default {@link logObserver} */
-  observerFor?(call: AcceptedCall): CallObserver;
-  /** Per-call cost meter, model router + budget guardrail and EMF/Prometheus metrics. @default none */
-  instrumentsFor?(call: AcceptedCall, profile: AgentProfile): CallInstruments;
-  /** @default Date.now */
-  now?(): number;
-}
+export type { CallDeps } from './call/deps';
 
 /** Clock tick for the turn detector's silence timeouts. */
 const TICK_MS = 50;
 
 /** One phone call. Never throws: every failure ends in an apology and a handoff or a clean hang-up, for this call only. */
 export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void> {
-  const now = deps.now ?? Date.now;
-  const { start, transport, log } = call;
-  const profile = resolveAgent(start.agent, deps.config.DEFAULT_AGENT);
-  const instruments = deps.instrumentsFor?.(call, profile);
-  const observer = combineObservers(instruments?.observer, deps.observerFor?.(call) ?? logObserver(log));
-  const controller = new AbortController();
-  const signal = AbortSignal.any([call.signal, controller.signal]);
-  const inputs = new CallInputs(now, log);
-  const today = new Date(start.startedAt).toISOString().slice(0, 10);
-  const recording = new Recording(new Conversation(systemPrompt(profile, today, '')), observer, now);
-  const speaking = new Speaking(transport, (u) => recording.heard(u), now);
+  const c = new Call(call, deps);
+  await c.open();
+  await c.run();
+  await c.close();
+}
 
-  // Greeting first, from cached audio: nothing else (not even Redis) runs before the first frame goes out.
-  let greetingMs: number | undefined;
-  const greet = (line: Parameters<Speaking['say']>[1]) => {
-    recording.saying('greeting', line.text);
-    speaking.say('greeting', line);
-    greetingMs = now() - start.startedAt;
-  };
-  const cached = deps.cache.peek(profile.voiceId, profile.greeting);
-  if (cached) greet(cached);
-  else deps.cache.get(profile.voiceId, profile.greeting).then((g) => signal.aborted || greet(g), (err: unknown) => log.warn({ err: { name: (err as Error)?.name } }, 'greeting synthesis failed'));
+class Call {
+  private readonly now: () => number;
+  private readonly profile: AgentProfile;
+  private readonly instruments: CallInstruments | undefined;
+  private readonly controller = new AbortController();
+  private readonly signal: AbortSignal;
+  private readonly inputs: CallInputs;
+  private readonly recording: Recording;
+  private readonly speaking: Speaking;
+  private readonly ending: Ending;
+  private readonly detector: EndpointingTurnDetector;
+  private readonly policy = new EscalationPolicy();
+  private readonly tts: ReturnType<CallDeps['openTts']>;
+  private recorder: CallRecorder | undefined;
+  private greetingMs: number | undefined;
+  private lastConfidence = 1;
 
-  // Stores while the greeting plays: call record, session, caller memory (bounded wait inside the recorder).
-  let recorder: CallRecorder | undefined;
-  try {
-    const r = await CallRecorder.start(deps.stores, { callSid: start.callSid, agent: profile.name, caller: start.caller, startedAt: start.startedAt, profile: { name: profile.name } });
-    recorder = r.recorder;
-    recording.attach(recorder);
-    // The greeting stays the cached generic one; caller memory personalises the first LLM turn instead.
-    recording.conversation.setSystem(systemPrompt(profile, today, r.memoryLine));
-  } catch (err) {
-    log.warn({ err: { name: (err as Error)?.name } }, 'call recorder unavailable; continuing without persistence');
+  constructor(private readonly call: AcceptedCall, private readonly deps: CallDeps) {
+    this.now = deps.now ?? Date.now;
+    this.profile = resolveAgent(call.start.agent, deps.config.DEFAULT_AGENT);
+    this.instruments = deps.instrumentsFor?.(call, this.profile);
+    const observer = combineObservers(this.instruments?.observer, deps.observerFor?.(call) ?? logObserver(call.log));
+    this.signal = AbortSignal.any([call.signal, this.controller.signal]);
+    this.inputs = new CallInputs(this.now, call.log);
+    this.recording = new Recording(new Conversation(systemPrompt(this.profile, this.today, '')), observer, this.now);
+    this.speaking = new Speaking(call.transport, (u) => this.recording.heard(u), this.now);
+    this.detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[this.profile.endpointing], speculate: novaSpeculates(this.profile) });
+    this.tts = deps.openTts(this.profile.voiceId);
+    const { start } = call;
+    this.ending = new Ending({
+      profile: this.profile, speaking: this.speaking, recording: this.recording, transport: call.transport, cache: deps.cache, signal: this.signal, log: call.log,
+      publicUrl: deps.config.PUBLIC_URL, transferNumber: deps.config.TRANSFER_NUMBER,
+      putHandoff: (summary) => deps.stores.transcripts.putCall({ callSid: start.callSid, agent: this.profile.name, callerHash: this.recorder?.callerHash, startedAt: start.startedAt, summary, escalated: true }),
+      stop: (reason) => this.controller.abort(reason),
+      providerError: (what) => this.instruments?.providerError(what),
+    });
   }
 
-  const { tts, close: closeTts } = deps.openTts(profile.voiceId);
-  const detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[profile.endpointing], speculate: novaSpeculates(profile) });
-  const policy = new EscalationPolicy();
-  const ending = new Ending({
-    profile, speaking, recording, transport, cache: deps.cache, publicUrl: deps.config.PUBLIC_URL, transferNumber: deps.config.TRANSFER_NUMBER, signal, log,
-    putHandoff: (summary) => deps.stores.transcripts.putCall({ callSid: start.callSid, agent: profile.name, callerHash: recorder?.callerHash, startedAt: start.startedAt, summary, escalated: true }),
-    stop: (reason) => controller.abort(reason),
-    providerError: (what) => instruments?.providerError(what),
-  });
-  let lastConfidence = 1;
+  private get today(): string {
+    return new Date(this.call.start.startedAt).toISOString().slice(0, 10);
+  }
 
-  const startReply = (speculative: boolean, messages: ReturnType<Conversation['messages']>, speechEndAt?: number): Reply => {
-    const n = ++recording.replies;
-    // Tiered inference + budget guardrail: the model for this reply, and a wrap-up instruction once over COST_CAP_USD.
-    const plan = instruments?.planTurn({ messages, toolsOffered: deps.toolDefs(profile.tools).length });
-    const reply = new Reply(
-      {
-        callSid: start.callSid, callerHash: recorder?.callerHash, callerPhone: start.caller, llm: deps.llm, tts, tools: deps.tools,
-        model: plan?.model ?? deps.modelFor(profile), toolDefs: deps.toolDefs(profile.tools), latencyClass: deps.latencyClass,
-        filler: () => deps.cache.peek(profile.voiceId, profile.fillers[n % Math.max(1, profile.fillers.length)] ?? ''),
-        playout: speaking.playout, log, now,
-      },
-      `r${n}`, n, withSystemInstruction(messages, plan?.instruction),
-      { speculative, callSignal: signal, speechEndAt, sttFinalAt: now() },
-    );
-    inputs.watch(reply);
-    return reply;
-  };
-
-  /** The caller's turn is over: confirm the held reply, or start one. */
-  const userFinished = async (rawText: string, confidence: number, speechEndAt: number | undefined) => {
-    if (ending.state) return;
-    const text = forLlm(rawText);
-    lastConfidence = confidence;
-    const confirmed = speaking.confirm(rawText, { speechEndAt, sttFinalAt: now() });
-    if (confirmed) {
-      recording.user(text, speechEndAt);
-      if (confirmed.outcome) inputs.events.push({ kind: 'reply-done', reply: confirmed.reply, outcome: confirmed.outcome });
-      return;
+  /** Greeting first, from cached audio (nothing, not even Redis, runs before its first frame); then the stores. */
+  async open(): Promise<void> {
+    const { profile, deps, call } = this;
+    const greet = (line: NonNullable<ReturnType<CallDeps['cache']['peek']>>) => {
+      this.recording.saying('greeting', line.text);
+      this.speaking.say('greeting', line);
+      this.greetingMs = this.now() - call.start.startedAt;
+    };
+    const cached = deps.cache.peek(profile.voiceId, profile.greeting);
+    if (cached) greet(cached);
+    else deps.cache.get(profile.voiceId, profile.greeting).then((g) => this.signal.aborted || greet(g), (err: unknown) => call.log.warn({ err: { name: (err as Error)?.name } }, 'greeting synthesis failed'));
+    try {
+      const { start } = call;
+      const r = await CallRecorder.start(deps.stores, { callSid: start.callSid, agent: profile.name, caller: start.caller, startedAt: start.startedAt, profile: { name: profile.name } });
+      this.recorder = r.recorder;
+      this.recording.attach(r.recorder);
+      // The greeting stays the cached generic one; caller memory personalises the first LLM turn instead.
+      this.recording.conversation.setSystem(systemPrompt(profile, this.today, r.memoryLine));
+    } catch (err) {
+      call.log.warn({ err: { name: (err as Error)?.name } }, 'call recorder unavailable; continuing without persistence');
     }
-    if (speaking.audible()) interrupt();
-    const prev = await speaking.supersede();
-    recording.user(text, speechEndAt, { merge: prev.superseded && !prev.audible });
-    const reason = policy.beforeReply(text);
-    if (reason) return void ending.escalate(reason);
-    speaking.play(startReply(false, recording.conversation.messages(), speechEndAt));
-  };
+  }
 
-  const interrupt = () => {
-    recording.interruptions++;
-    speaking.cut();
-  };
+  /** The loop: every event of the call, in order, until it ends. */
+  async run(): Promise<void> {
+    this.inputs.pumpInbound(this.call.transport.inbound);
+    this.inputs.pumpStt(this.deps.stt(this.profile), this.signal);
+    const ticker = setInterval(() => this.inputs.events.push({ kind: 'tick' }), TICK_MS);
+    const onAbort = () => this.inputs.events.push({ kind: 'ended', why: 'aborted' });
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const ev of this.inputs.events) if (!(await this.route(ev))) break;
+    } catch (err) {
+      this.ending.failed = true;
+      this.call.log.error({ err }, 'call loop failed');
+    } finally {
+      this.controller.abort('call ended');
+      clearInterval(ticker);
+      this.signal.removeEventListener('abort', onAbort);
+      this.inputs.close();
+      this.tts.close();
+    }
+  }
 
-  const onTurn = async (change: TurnChange) => {
+  /** The call is over: settle what is still out (heard = what played before the end), then persist off the audio path. */
+  async close(): Promise<void> {
+    const { start } = this.call;
+    for (const d of await this.speaking.end()) if (d.outcome) this.recording.generated(d.reply, d.outcome);
+    const endedAt = this.now();
+    const sttSeconds = this.inputs.sttSeconds;
+    const cost = this.instruments?.cost({ endedAt, sttSeconds });
+    const r = this.recording;
+    await r.finish(
+      { endedAt, escalated: this.ending.escalated, cost, summary: this.ending.summary },
+      { callSid: start.callSid, agent: this.profile.name, startedAt: start.startedAt, endedAt, turns: r.replies, interruptions: r.interruptions, escalated: this.ending.escalated, failed: this.ending.failed, sttSeconds, greetingMs: this.greetingMs },
+    );
+  }
+
+  /** Routes one event; false ends the loop. */
+  private async route(ev: CallEvent): Promise<boolean> {
+    if (ev.kind === 'ended') return false;
+    if (ev.kind === 'mark') this.speaking.onMark(ev.name);
+    else if (ev.kind === 'keypad') await this.userFinished(`[keypad] ${ev.digits}`, 1, this.now());
+    else if (ev.kind === 'reply-done') this.onReplyDone(ev.reply, ev.outcome);
+    else if (ev.kind === 'stt-ended') {
+      if (!this.signal.aborted && !this.ending.state) this.ending.providerFailure('stt', ev.error ?? new Error('STT stream ended'));
+    } else {
+      if (ev.kind === 'stt' && ev.ev.kind === 'speech-started' && this.speaking.audible()) {
+        // Exact deadlines for the barge-in rules instead of waiting for the next tick.
+        this.inputs.tickIn(DEFAULT_BARGE_IN.minSpeechMs + 1);
+        this.inputs.tickIn(DEFAULT_BARGE_IN.maxWaitForTextMs + 1);
+      }
+      const change = this.detector.update(ev.kind === 'stt' ? ev.ev : ev, this.now(), this.speaking.audible());
+      if (change) await this.onTurn(change);
+    }
+    return !this.signal.aborted || ev.kind === 'reply-done';
+  }
+
+  private async onTurn(change: TurnChange): Promise<void> {
+    const { speaking } = this;
     if (change.kind === 'barge-in') speaking.pause();
     else if (change.kind === 'false-alarm') speaking.resume();
-    else if (change.kind === 'user-started') interrupt();
+    else if (change.kind === 'user-started') this.interrupt();
     else if (change.kind === 'speculation-cancelled') speaking.drop();
-    else if (change.kind === 'user-finished') await userFinished(change.text, change.confidence, inputs.wallOf(change.lastWordEnd));
-    else if (!ending.state && !speaking.current && !speaking.audible() && !policy.beforeReply(forLlm(change.text))) {
+    else if (change.kind === 'user-finished') await this.userFinished(change.text, change.confidence, this.inputs.wallOf(change.lastWordEnd));
+    else if (!this.ending.state && !speaking.current && !speaking.audible() && !this.policy.beforeReply(forLlm(change.text))) {
       // Speculate. A request for a person skips the LLM once confirmed, so it is never speculated either.
-      const messages = [...recording.conversation.messages(), { role: 'user' as const, content: forLlm(change.text) }];
-      speaking.hold(startReply(true, messages, inputs.wallOf(change.lastWordEnd)), change.text.trim());
+      const messages: ChatMessage[] = [...this.recording.conversation.messages(), { role: 'user', content: forLlm(change.text) }];
+      speaking.hold(this.startReply(true, messages, this.inputs.wallOf(change.lastWordEnd)), change.text.trim());
     }
-  };
-
-  const onReplyDone = (reply: Reply, outcome: ReplyOutcome) => {
-    const what = speaking.generated(reply, outcome);
-    if (what === 'held') return;
-    recording.generated(reply, outcome);
-    if (what !== 'live' || ending.state) return;
-    if (outcome.status === 'failed') return ending.providerFailure(failedSeam(outcome.error), outcome.error);
-    if (outcome.status !== 'done') return;
-    // The handoff/payment line queues behind this reply's audio, so the caller hears both in order.
-    if (outcome.action) return void (outcome.action.kind === 'transfer' ? ending.escalate('tool-requested') : ending.pay(outcome.action.amount));
-    const reason = policy.afterReply({ confidence: lastConfidence, toolFailed: outcome.toolResults.some((r) => !r.ok), agentText: outcome.spoken });
-    if (reason) void ending.escalate(reason);
-  };
-
-  const route = async (ev: CallEvent): Promise<boolean> => {
-    if (ev.kind === 'ended') return false;
-    if (ev.kind === 'mark') speaking.onMark(ev.name);
-    else if (ev.kind === 'keypad') await userFinished(`[keypad] ${ev.digits}`, 1, now());
-    else if (ev.kind === 'reply-done') onReplyDone(ev.reply, ev.outcome);
-    else if (ev.kind === 'stt-ended') {
-      if (!signal.aborted && !ending.state) ending.providerFailure('stt', ev.error ?? new Error('STT stream ended'));
-    } else {
-      if (ev.kind === 'stt' && ev.ev.kind === 'speech-started' && speaking.audible()) {
-        // Exact deadlines for the barge-in rules instead of waiting for the next tick.
-        inputs.tickIn(DEFAULT_BARGE_IN.minSpeechMs + 1);
-        inputs.tickIn(DEFAULT_BARGE_IN.maxWaitForTextMs + 1);
-      }
-      const change = detector.update(ev.kind === 'stt' ? ev.ev : ev, now(), speaking.audible());
-      if (change) await onTurn(change);
-    }
-    return !signal.aborted || ev.kind === 'reply-done';
-  };
-
-  inputs.pumpInbound(transport.inbound);
-  inputs.pumpStt(deps.stt(profile), signal);
-  const ticker = setInterval(() => inputs.events.push({ kind: 'tick' }), TICK_MS);
-  const onAbort = () => inputs.events.push({ kind: 'ended', why: 'aborted' });
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const ev of inputs.events) if (!(await route(ev))) break;
-  } catch (err) {
-    ending.failed = true;
-    log.error({ err }, 'call loop failed');
-  } finally {
-    controller.abort('call ended');
-    clearInterval(ticker);
-    signal.removeEventListener('abort', onAbort);
-    inputs.close();
-    closeTts();
   }
 
-  // The call is over: settle what is still out (heard = what played before the end), then persist off the audio path.
-  for (const d of await speaking.end()) if (d.outcome) recording.generated(d.reply, d.outcome);
-  const endedAt = now();
-  const cost = instruments?.cost({ endedAt, sttSeconds: inputs.sttSeconds });
-  await recording.finish({ endedAt, escalated: ending.escalated, cost, summary: ending.summary });
-  observer.end({
-    callSid: start.callSid, agent: profile.name, startedAt: start.startedAt, endedAt, turns: recording.replies, interruptions: recording.interruptions,
-    escalated: ending.escalated, failed: ending.failed, sttSeconds: inputs.sttSeconds, greetingMs,
-  });
+  /** The caller's turn is over: confirm the held reply, or start one. */
+  private async userFinished(rawText: string, confidence: number, speechEndAt: number | undefined): Promise<void> {
+    if (this.ending.state) return;
+    const text = forLlm(rawText);
+    this.lastConfidence = confidence;
+    const confirmed = this.speaking.confirm(rawText, { speechEndAt, sttFinalAt: this.now() });
+    if (confirmed) {
+      this.recording.user(text, speechEndAt);
+      if (confirmed.outcome) this.inputs.events.push({ kind: 'reply-done', reply: confirmed.reply, outcome: confirmed.outcome });
+      return;
+    }
+    if (this.speaking.audible()) this.interrupt();
+    const prev = await this.speaking.supersede();
+    this.recording.user(text, speechEndAt, { merge: prev.superseded && !prev.audible });
+    const reason = this.policy.beforeReply(text);
+    if (reason) return void this.ending.escalate(reason);
+    this.speaking.play(this.startReply(false, this.recording.conversation.messages(), speechEndAt));
+  }
+
+  private interrupt(): void {
+    this.recording.interruptions++;
+    this.speaking.cut();
+  }
+
+  private onReplyDone(reply: Reply, outcome: ReplyOutcome): void {
+    const what = this.speaking.generated(reply, outcome);
+    if (what === 'held') return;
+    this.recording.generated(reply, outcome);
+    if (what !== 'live' || this.ending.state) return;
+    if (outcome.status === 'failed') return this.ending.providerFailure(failedSeam(outcome.error), outcome.error);
+    if (outcome.status !== 'done') return;
+    // The handoff/payment line queues behind this reply's audio, so the caller hears both in order.
+    if (outcome.action) return void (outcome.action.kind === 'transfer' ? this.ending.escalate('tool-requested') : this.ending.pay(outcome.action.amount));
+    const reason = this.policy.afterReply({ confidence: this.lastConfidence, toolFailed: outcome.toolResults.some((r) => !r.ok), agentText: outcome.spoken });
+    if (reason) void this.ending.escalate(reason);
+  }
+
+  private startReply(speculative: boolean, messages: ChatMessage[], speechEndAt?: number): Reply {
+    const { deps, profile, call } = this;
+    const n = ++this.recording.replies;
+    // Tiered inference + budget guardrail: the model for this reply, and a wrap-up instruction once over COST_CAP_USD.
+    const plan = this.instruments?.planTurn({ messages, toolsOffered: deps.toolDefs(profile.tools).length });
+    const reply = new Reply(
+      {
+        callSid: call.start.callSid, callerHash: this.recorder?.callerHash, callerPhone: call.start.caller, llm: deps.llm, tts: this.tts.tts, tools: deps.tools,
+        model: plan?.model ?? deps.modelFor(profile), toolDefs: deps.toolDefs(profile.tools), latencyClass: deps.latencyClass,
+        filler: () => deps.cache.peek(profile.voiceId, profile.fillers[n % Math.max(1, profile.fillers.length)] ?? ''),
+        playout: this.speaking.playout, log: call.log, now: this.now,
+      },
+      `r${n}`, n, withSystemInstruction(messages, plan?.instruction),
+      { speculative, callSignal: this.signal, speechEndAt, sttFinalAt: this.now() },
+    );
+    this.inputs.watch(reply);
+    return reply;
+  }
 }
 
 /** Which seam a failed reply's error came from. */

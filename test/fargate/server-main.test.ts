@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = 'test/fargate/fixtures/main-with-echo-call.ts';
 const children: ChildProcess[] = [];
 
-/** Starts the real main.ts (its './call' swapped for the echo runtime) under tsx; collects its JSON log lines. */
+/** Starts the real main.ts (its './runtime' swapped for the echo runtime) under tsx; collects its JSON log lines. */
 function startMain(env: Record<string, string | undefined>) {
   const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
     cwd: root,

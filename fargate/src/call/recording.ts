@@ -1,7 +1,7 @@
 // What happened in one call, in one place: the LLM history as heard, transcript turns, the call record, and the
 // per-turn reports to observability. Fed by the call's parts (speaking, ending), never ad hoc.
 import type { Conversation, TurnRecord } from '../conversation';
-import type { CallObserver, Reply, ReplyOutcome, TurnMeasures } from '../reply';
+import type { CallObserver, CallSummary, Reply, ReplyOutcome, TurnMeasures } from '../reply';
 import type { CallRecorder } from '../store/call-recorder';
 import type { HeardUtterance } from './speaking';
 
@@ -98,9 +98,10 @@ export class Recording {
     });
   }
 
-  /** Call end: the call record with cost and summary, caller memory, transcript flush (off the audio path). */
-  async finish(end: { endedAt: number; escalated: boolean; cost?: unknown; summary?: string }): Promise<void> {
+  /** Call end: the call record with cost and summary, caller memory, transcript flush (off the audio path), then the call's summary to observability. */
+  async finish(end: { endedAt: number; escalated: boolean; cost?: unknown; summary?: string }, summary: CallSummary): Promise<void> {
     await this.recorder?.finish(end);
+    this.observer.end(summary);
   }
 
   private write(role: 'user' | 'assistant', text: string, extra: { interrupted?: boolean; latency?: Record<string, number>; toolCalls?: { id: string; name: string; arguments: string; ok?: boolean; latencyMs?: number }[]; startedAt?: number }): void {

@@ -1,0 +1,34 @@
+// What one call needs from its task: providers, stores, caches and observability, built once per task by runtime.ts.
+import type { LatencyClass } from '../../../lambdas/shared/contract';
+import type { AgentProfile } from '../agents';
+import type { AudioCache } from '../audio-cache';
+import type { Config } from '../config';
+import type { CallInstruments } from '../observability/instruments';
+import type { LanguageModel, LlmTool, SpeechToText, TextToSpeech, ToolClient } from '../providers/types';
+import type { CallObserver } from '../reply';
+import type { AcceptedCall } from '../server';
+import type { Stores } from '../store/call-recorder';
+
+/** Everything one call needs from its task; built once by `createCallHandler` (runtime.ts), injectable for tests. */
+export interface CallDeps {
+  config: Config;
+  /** A recogniser configured for the profile's model and endpointing. */
+  stt(profile: AgentProfile): SpeechToText;
+  llm: LanguageModel;
+  /** LLM model id for the profile's size. */
+  modelFor(profile: AgentProfile): string;
+  /** The call's TTS socket for a voice (taken from the warm pool); `close` at hang-up. */
+  openTts(voiceId: string): { tts: TextToSpeech; close(): void };
+  tools: ToolClient;
+  /** The LLM tool list for the profile's tool names. */
+  toolDefs(names: string[]): LlmTool[];
+  latencyClass(tool: string): LatencyClass;
+  cache: AudioCache;
+  stores: Stores;
+  /** Per-call observability seam. @default `logObserver` */
+  observerFor?(call: AcceptedCall): CallObserver;
+  /** Per-call cost meter, model router + budget guardrail and EMF/Prometheus metrics. @default none */
+  instrumentsFor?(call: AcceptedCall, profile: AgentProfile): CallInstruments;
+  /** @default Date.now */
+  now?(): number;
+}
