@@ -137,6 +137,17 @@ describe('a provider failing mid-call', () => {
     expect(String(record.summary)).toContain('Escalated: provider-failure.');
     expect(stack.calls.get(report.callSid)!.summary!.failed).toBe(true);
   });
+
+  it('stores the apology and handoff lines the caller heard as assistant turns, after the caller\'s last words', async () => {
+    const { stack, report } = reports.get('llm-down')!;
+    const turns = await storedTurns(stack, report.callSid);
+    const tail = turns.slice(-3).map((t) => [t.role, t.text]);
+    expect(tail).toEqual([
+      ['user', 'Ten AM works for me.'],
+      ['assistant', 'Sorry, I am having trouble on my end.'],
+      ['assistant', 'Sure, let me connect you with a member of our team.'],
+    ]);
+  });
 });
 
 describe('tools the pipeline runs itself', () => {
@@ -149,9 +160,11 @@ describe('tools the pipeline runs itself', () => {
     expect(String(record.summary)).toContain('Escalated: tool-requested.');
   });
 
-  it('take_payment hands the call to Twilio <Pay> with the amount and an action URL on PUBLIC_URL', () => {
+  it('take_payment hands the call to Twilio <Pay> with the amount and an action URL on PUBLIC_URL', async () => {
     const { stack, report } = reports.get('payment')!;
     expect(report.heard).toContain('i will pass you to our secure payment line now.');
+    const turns = await storedTurns(stack, report.callSid);
+    expect(turns.at(-1)).toMatchObject({ role: 'assistant', text: 'I will pass you to our secure payment line now.' });
     const twiml = stack.emulators.twilio.requests.find((r) => r.callSid === report.callSid)?.params.Twiml ?? '';
     expect(twiml).toContain('<Pay ');
     expect(twiml).toContain('chargeAmount="20.00"');
