@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ENDPOINTING_PROFILES } from '../fargate/src/turn-detector';
-import { AGENTS, NUMBER_TO_AGENT, novaSpeculates, type AgentProfile } from '../fargate/src/agents';
+import { novaSpeculates, type AgentProfile } from '../fargate/src/agents';
+import { LOCAL_NUMBERS, localAgents, localNumberOf } from './agents';
 import { placeCall, type CallReport } from './caller/caller';
 import { loadScenario, type Scenario } from './scenarios/scenario';
 import { SEED_BUDGET, startLocalStack, type LocalStack } from './stack';
@@ -23,10 +24,9 @@ const { values } = parseArgs({
 const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, ttsFirstByteMs: 150 };
 /** The `--agent` profile and the number that reaches it (the caller dials it like a real one); exits on a bad name. */
 function benchAgent(name: string): { agent: AgentProfile; to: string } {
-  const agent = AGENTS[name];
-  const to = Object.entries(NUMBER_TO_AGENT).find(([, n]) => n === name)?.[0];
-  if (agent && to && name.startsWith('booking')) return { agent, to };
-  const names = Object.values(NUMBER_TO_AGENT).filter((n) => n.startsWith('booking'));
+  const to = localNumberOf(name);
+  if (to && name.startsWith('booking')) return { agent: localAgents().resolve(name), to };
+  const names = Object.values(LOCAL_NUMBERS).filter((n) => n.startsWith('booking'));
   console.error(`--agent must be a booking profile with a phone number: ${names.join(', ')}`);
   process.exit(2);
 }

@@ -11,6 +11,7 @@ import { logObserver } from '../fargate/src/observability/log-observer';
 import type { CallObserver, CallSummary, ReplyUsage, TurnMeasures } from '../fargate/src/reply';
 import { createCallHandler, type CallRuntime } from '../fargate/src/runtime';
 import { loadConfig, type Config } from '../fargate/src/config';
+import { LOCAL_AGENTS_DIR, LOCAL_NUMBERS } from './agents';
 import { createMediaServer, type MediaServer } from '../fargate/src/server';
 import { createObservability } from '../fargate/src/observability/instruments';
 import { createDocumentClient, ensureTranscriptTable } from '../fargate/src/store/dynamo';
@@ -165,6 +166,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       MAX_CALLS: '400',
       WARM_POOL_SIZE: '2',
       DRAIN_SECONDS: '5',
+      AGENTS_DIR: LOCAL_AGENTS_DIR,
+      NUMBER_TO_AGENT: JSON.stringify(LOCAL_NUMBERS),
       ...providerEnv,
       ...opts.env,
     };

@@ -1,6 +1,6 @@
 // runCall(): one phone call from `start` to its end. The loop only: it routes inbound, STT, tick and reply events to
 // the turn detector and to the parts in call/ (speaking, recording, ending), which own every decision and all state.
-import { novaSpeculates, resolveAgent, systemPrompt, type AgentProfile } from './agents';
+import { novaSpeculates, systemPrompt, type AgentProfile } from './agents';
 import type { CallDeps } from './call/deps';
 import { Ending } from './call/ending';
 import { CallInputs, type CallEvent } from './call/inputs';
@@ -51,7 +51,7 @@ class Call {
 
   constructor(private readonly call: AcceptedCall, private readonly deps: CallDeps) {
     this.now = deps.now ?? Date.now;
-    this.profile = resolveAgent(call.start.agent, deps.config.DEFAULT_AGENT);
+    this.profile = deps.agents.resolve(call.start.agent);
     this.instruments = deps.instrumentsFor?.(call, this.profile);
     const observer = combineObservers(this.instruments?.observer, deps.observerFor?.(call) ?? logObserver(call.log));
     this.signal = AbortSignal.any([call.signal, this.controller.signal]);

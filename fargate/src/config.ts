@@ -66,8 +66,22 @@ export const envSchema = z.object({
   DYNAMODB_ENDPOINT: url.optional(),
   TRANSCRIPT_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
 
-  /** Agent profile used when the call names none. */
+  /** Agent profile used when the call names none, or its number is not in NUMBER_TO_AGENT. */
   DEFAULT_AGENT: z.string().default('booking'),
+  /** A folder of extra agent files (`*.json`, agents/types.ts schema), loaded beside the built-in agents at boot. */
+  AGENTS_DIR: z.string().optional(),
+  /** The stage's called number → agent map, as JSON (`{"+15550001000":"booking"}`); absent → agents/index.ts DEFAULT_NUMBERS. */
+  NUMBER_TO_AGENT: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return z.record(z.string().regex(/^\+\d{7,15}$/, 'an E.164 number'), z.string().min(1)).parse(JSON.parse(s));
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON object of E.164 numbers to agent names (${(err as Error).message.split('\n')[0]})` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
   /** Provider sockets kept open per task so a call never waits for a dial. */
   WARM_POOL_SIZE: z.coerce.number().int().nonnegative().default(2),
   /** A call whose running cost passes this moves to the small model and wraps up. */

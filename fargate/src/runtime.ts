@@ -1,6 +1,6 @@
 // The task's call runtime: stores, warm provider pools, the phrase cache and the tools client, built once at boot;
 // `handle` runs one call through runCall().
-import { AGENTS, agentForNumber, novaSpeculates, type AgentProfile } from './agents';
+import { loadAgents, novaSpeculates, type AgentProfile } from './agents';
 import { AudioCache } from './audio-cache';
 import { runCall, type CallDeps } from './call';
 import type { Config } from './config';
@@ -93,8 +93,9 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
       ? createGroqLlm({ apiKey: config.GROQ_API_KEY!, baseURL: config.GROQ_BASE_URL, log })
       : createOpenAiCompatibleLlm({ apiKey: config.LLM_API_KEY!, baseURL: config.LLM_BASE_URL!, log });
   const tools = createToolClient({ baseUrl: config.TOOLS_URL, auth: config.TOOLS_AUTH, region: config.AWS_REGION, log });
-  // Fail at boot, not mid-call, if a profile names a tool the catalog does not have.
-  for (const p of Object.values(AGENTS)) toolsFor(p.tools);
+  // Fail at boot, not mid-call, on a bad agent file or a profile naming a tool the catalog does not have.
+  const agents = loadAgents({ dir: config.AGENTS_DIR, numbers: config.NUMBER_TO_AGENT, fallback: config.DEFAULT_AGENT });
+  for (const p of agents.all()) toolsFor(p.tools);
   const toolDefsByAgent = new Map<string, LlmTool[]>();
   const cache = new AudioCache({
     synth: async (voiceId, text, signal) => ({ audio: await ttsOf(voiceId).synthesizeOnce(text, signal) }),
@@ -103,7 +104,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
 
   // Warm at boot: every profile's phrases, and sockets for the Nova profiles (a Flux socket is kept alive with
   // silence that Deepgram bills as audio, so Flux pools fill on first use instead).
-  const profiles = [...new Map(Object.values(AGENTS).map((p) => [p.name, p])).values()];
+  const profiles = agents.all();
   for (const p of profiles) {
     if (!p.stt.startsWith('flux')) {
       const stt = sttOf(p);
@@ -117,6 +118,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
 
   const deps: CallDeps = {
     config,
+    agents,
     stt: (profile) => {
       const stt = sttOf(profile);
       return {
@@ -170,7 +172,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
         call.log.error({ err }, 'call failed');
       }
     },
-    agentFor: (calledNumber) => agentForNumber(calledNumber, config.DEFAULT_AGENT),
+    agentFor: (calledNumber) => agents.forNumber(calledNumber),
     async close() {
       sttPools.close();
       ttsPools.close();

@@ -5,8 +5,8 @@ import { Writable } from 'node:stream';
 import { systemPrompt } from '../../fargate/src/agents';
 import { logObserver } from '../../fargate/src/observability/log-observer';
 import { forLlm } from '../../fargate/src/privacy/redaction';
-import { bookingAgent } from '../../fargate/src/agents/booking';
-import { agentForNumber, AGENTS, novaSpeculates, resolveAgent } from '../../fargate/src/agents';
+import { Agents, buildAgents, novaSpeculates } from '../../fargate/src/agents';
+import { localAgents } from '../../local/agents';
 
 describe('forLlm', () => {
   it.each([
@@ -21,30 +21,59 @@ describe('forLlm', () => {
 });
 
 describe('agent selection and prompt', () => {
+  const agents = localAgents();
+
   it('routes called numbers to agents and falls back to the default', () => {
-    expect(agentForNumber('+15550002000', 'booking')).toBe('shipment');
-    expect(agentForNumber('+19999999999', 'booking')).toBe('booking');
-    expect(resolveAgent('booking-patient', 'booking').endpointing).toBe('conservative');
-    expect(resolveAgent('nope', 'shipment').name).toBe('shipment');
-    for (const a of Object.values(AGENTS)) expect(a.greeting.length).toBeGreaterThan(0);
+    expect(agents.forNumber('+15550002000')).toBe('shipment');
+    expect(agents.forNumber('+19999999999')).toBe('booking');
+    expect(agents.resolve('booking-patient').endpointing).toBe('conservative');
+    expect(agents.resolve('nope').name).toBe('booking');
+    for (const a of agents.all()) expect(a.greeting.length).toBeGreaterThan(0);
   });
 
   it('speculates on Nova by default, keeps plain and patient profiles without it, and never counts Flux as Nova', () => {
-    expect(novaSpeculates(AGENTS.booking!)).toBe(true);
-    expect(novaSpeculates(AGENTS.shipment!)).toBe(true);
-    expect(novaSpeculates(AGENTS['booking-patient-spec']!)).toBe(true);
-    expect(novaSpeculates(AGENTS['booking-plain']!)).toBe(false);
-    expect(novaSpeculates(AGENTS['booking-patient']!)).toBe(false);
-    expect(novaSpeculates(AGENTS['booking-flux']!)).toBe(false);
-    expect(agentForNumber('+15550001005', 'booking')).toBe('booking-plain');
-    expect(agentForNumber('+15550001006', 'booking')).toBe('booking-patient-spec');
+    expect(novaSpeculates(agents.resolve('booking'))).toBe(true);
+    expect(novaSpeculates(agents.resolve('shipment'))).toBe(true);
+    expect(novaSpeculates(agents.resolve('booking-patient-spec'))).toBe(true);
+    expect(novaSpeculates(agents.resolve('booking-plain'))).toBe(false);
+    expect(novaSpeculates(agents.resolve('booking-patient'))).toBe(false);
+    expect(novaSpeculates(agents.resolve('booking-flux'))).toBe(false);
+    expect(agents.forNumber('+15550001005')).toBe('booking-plain');
+    expect(agents.forNumber('+15550001006')).toBe('booking-patient-spec');
   });
 
   it('fills {today} and appends the caller memory line', () => {
-    const p = systemPrompt(bookingAgent, '2026-11-24', 'Returning caller. Name: Ana.');
+    const booking = agents.resolve('booking');
+    const p = systemPrompt(booking, '2026-11-24', 'Returning caller. Name: Ana.');
     expect(p).toContain('Today is 2026-11-24.');
     expect(p.endsWith('\nReturning caller. Name: Ana.')).toBe(true);
-    expect(systemPrompt(bookingAgent, '2026-11-24', '')).not.toContain('\n');
+    expect(systemPrompt(booking, '2026-11-24', '')).not.toContain('\n');
+  });
+});
+
+describe('agent files', () => {
+  const base = { name: 'base', systemPrompt: 'p', tools: [], endpointing: 'balanced', stt: 'nova-3', llm: 'small', voiceId: 'v', greeting: 'Hi.', fillers: [], handoffLine: 'h', apologyLine: 'a', paymentLine: 'p' };
+  const build = (...json: unknown[]) => buildAgents(json.map((j, i) => ({ source: `f${i}.json`, json: j })));
+
+  it('a variant extends another agent and overrides only what it names; the hold line has a default', () => {
+    const a = build(base, { extends: 'base', name: 'quick', endpointing: 'aggressive' });
+    expect(a.get('quick')).toMatchObject({ ...base, name: 'quick', endpointing: 'aggressive', holdLine: 'One moment, please.' });
+  });
+
+  it.each([
+    [[{ ...base, endpointing: 'fast' }], /f0\.json: endpointing/],
+    [[{ ...base, greting: 'typo' }], /f0\.json: .*greting/],
+    [[{ name: 'half', systemPrompt: 'p' }], /f0\.json: .*tools/],
+    [[base, { extends: 'nobody', name: 'x' }], /extends unknown agent "nobody"/],
+    [[base, base], /defined twice/],
+    [[{ extends: 'b', name: 'a' }, { extends: 'a', name: 'b' }], /extends itself/],
+  ])('refuses a bad agent file at boot, naming the file and field: %j', (files, message) => {
+    expect(() => build(...files)).toThrow(message);
+  });
+
+  it('refuses a number map or default that names an unknown agent', () => {
+    expect(() => new Agents(build(base), { '+15550000000': 'ghost' }, 'base')).toThrow(/\+15550000000 → unknown agent "ghost"/);
+    expect(() => new Agents(build(base), {}, 'ghost')).toThrow(/DEFAULT_AGENT "ghost"/);
   });
 });
 

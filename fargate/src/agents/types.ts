@@ -1,37 +1,54 @@
-// The shape of an agent profile: what one phone persona says, which tools it may call, how it listens and sounds.
-import type { EndpointingProfileName } from '../turn-detector';
+// The shape of an agent profile, as a schema: what one phone persona says, which tools it may call, how it listens
+// and sounds. Agent files are JSON, validated with this schema at boot.
+import { z } from 'zod';
 
-/** Deepgram model family: Nova-3 ends turns on endpointing/UtteranceEnd; Flux ends them with its own model (and can speculate). */
-export type SttModel = 'nova-3' | 'flux-general-en';
+const line = z.string().trim().min(1);
 
-export interface AgentProfile {
-  /** Profile id, carried in the `agent` <Parameter> and stored on the call record. */
-  name: string;
-  /** The LLM's instructions. `{today}` is replaced with the business-local date at call start. */
-  systemPrompt: string;
-  /** Business tools (catalog names) plus the pipeline's own `transfer_to_human` / `take_payment` when allowed. */
-  tools: string[];
-  /** How long a pause ends the caller's turn (also sets Deepgram `endpointing`/`utterance_end_ms` or Flux thresholds). */
-  endpointing: EndpointingProfileName;
-  stt: SttModel;
-  /**
-   * Start a held reply before the turn is confirmed (costs LLM tokens when the caller resumes): on Flux
-   * EagerEndOfTurn; on Nova-3 at an early `speech_final` (the profile's `eagerEndpointingMs`), confirmed after the
-   * full endpointing window. The caller hears nothing sooner than without it, so pauses are not cut off. @default true
-   */
-  speculate?: boolean;
-  /** `large` for tool-heavy reasoning; `small` when speed matters more. @default 'small' */
-  llm: 'small' | 'large';
-  /** ElevenLabs voice id. */
-  voiceId: string;
-  /** Played from cached audio the moment the stream starts. */
-  greeting: string;
-  /** Said (cached audio) before a slow tool so the line is never silent; one is picked per tool call. */
-  fillers: string[];
-  /** Said (cached audio) just before the call is transferred to a person. */
-  handoffLine: string;
-  /** Said (cached audio) when a provider fails mid-call, before escalating. */
-  apologyLine: string;
-  /** Said (cached audio) before the call moves to Twilio <Pay>. */
-  paymentLine: string;
-}
+/** One agent file: a whole profile, or `extends` another agent and overrides some fields. */
+export const agentFileSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    /** Another agent's name: this file's fields override that profile's. */
+    extends: z.string().optional(),
+    /** The LLM's instructions. `{today}` is replaced with the business-local date at call start. */
+    systemPrompt: line.optional(),
+    /** Business tools (catalog names) plus the pipeline's own `transfer_to_human` / `take_payment` when allowed. */
+    tools: z.array(z.string().min(1)).optional(),
+    /** How long a pause ends the caller's turn (also sets Deepgram `endpointing`/`utterance_end_ms` or Flux thresholds). */
+    endpointing: z.enum(['aggressive', 'balanced', 'conservative']).optional(),
+    /** Deepgram model family: Nova-3 ends turns on endpointing/UtteranceEnd; Flux with its own model (and can speculate). */
+    stt: z.enum(['nova-3', 'flux-general-en']).optional(),
+    /**
+     * Start a held reply before the turn is confirmed (costs LLM tokens when the caller resumes): on Flux
+     * EagerEndOfTurn; on Nova-3 at an early `speech_final`, confirmed after the full endpointing window. The caller
+     * hears nothing sooner than without it, so pauses are not cut off. Absent means true.
+     */
+    speculate: z.boolean().optional(),
+    /** `large` for tool-heavy reasoning; `small` when speed matters more. */
+    llm: z.enum(['small', 'large']).optional(),
+    /** ElevenLabs voice id. */
+    voiceId: z.string().min(1).optional(),
+    /** Played from cached audio the moment the stream starts. */
+    greeting: line.optional(),
+    /** Said (cached audio) before a slow tool so the line is never silent; one is picked per tool call. */
+    fillers: z.array(line).optional(),
+    /** Said (cached audio) just before the call is transferred to a person. */
+    handoffLine: line.optional(),
+    /** Said (cached audio) when a provider fails mid-call, before escalating. */
+    apologyLine: line.optional(),
+    /** Said (cached audio) before the call moves to Twilio <Pay>. */
+    paymentLine: line.optional(),
+    /** Said (cached audio) before the call moves to another task (deploy, scale-in). */
+    holdLine: line.optional(),
+  })
+  .strict();
+
+export type AgentFile = z.infer<typeof agentFileSchema>;
+
+/** A complete profile: every field set (after `extends` is applied). */
+export const agentProfileSchema = agentFileSchema
+  .omit({ extends: true })
+  .required({ systemPrompt: true, tools: true, endpointing: true, stt: true, llm: true, voiceId: true, greeting: true, fillers: true, handoffLine: true, apologyLine: true, paymentLine: true });
+
+export type AgentProfile = z.infer<typeof agentProfileSchema>;
+export type SttModel = AgentProfile['stt'];

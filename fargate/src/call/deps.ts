@@ -1,6 +1,6 @@
 // What one call needs from its task: providers, stores, caches and observability, built once per task by runtime.ts.
 import type { LatencyClass } from '../../../lambdas/shared/contract';
-import type { AgentProfile } from '../agents';
+import type { AgentProfile, Agents } from '../agents';
 import type { AudioCache } from '../audio-cache';
 import type { Config } from '../config';
 import type { CallInstruments } from '../observability/instruments';
@@ -12,6 +12,8 @@ import type { Stores } from '../store/call-recorder';
 /** Everything one call needs from its task; built once by `createCallHandler` (runtime.ts), injectable for tests. */
 export interface CallDeps {
   config: Config;
+  /** The task's agents (built-in + AGENTS_DIR) and the stage's number map. */
+  agents: Agents;
   /** A recogniser configured for the profile's model and endpointing. */
   stt(profile: AgentProfile): SpeechToText;
   llm: LanguageModel;

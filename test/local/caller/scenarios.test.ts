@@ -9,7 +9,7 @@ import {
   sayStepsOf,
   scriptOf,
 } from '../../../local/scenarios/scenario';
-import { AGENTS, agentForNumber } from '../../../fargate/src/agents';
+import { localAgents } from '../../../local/agents';
 import { contractFor } from '../../../fargate/src/tools/catalog';
 
 const names = listScenarios();
@@ -48,10 +48,11 @@ describe('scenario files', () => {
 
   it.each(names)('%s routes to a real agent that offers every tool its LLM rules call, with contract-valid arguments', (name) => {
     const s = loadScenario(name);
-    const agent = AGENTS[s.agent];
-    expect(agent, `agent ${s.agent}`).toBeDefined();
+    const agents = localAgents();
+    const agent = agents.resolve(s.agent);
+    expect(agent.name, `agent ${s.agent}`).toBe(s.agent);
     // The webhook picks the agent from the called number, so `to` must reach the scenario's agent.
-    expect(agentForNumber(s.to, 'none')).toBe(s.agent);
+    expect(agents.forNumber(s.to)).toBe(s.agent);
     for (const rule of s.llm) {
       for (const call of [...(rule.reply.toolCall ? [rule.reply.toolCall] : []), ...(rule.reply.toolCalls ?? [])]) {
         const args = typeof call.arguments === 'string' ? JSON.parse(call.arguments) : (call.arguments ?? {});
