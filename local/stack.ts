@@ -10,6 +10,10 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { logObserver } from '../fargate/src/observability/log-observer';
 import type { CallObserver, CallSummary, ReplyUsage, TurnMeasures } from '../fargate/src/reply';
 import { createCallHandler, type CallRuntime } from '../fargate/src/runtime';
+import { build } from 'esbuild';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { mediaServiceBuild } from '../fargate/build';
 import { loadConfig, type Config } from '../fargate/src/config';
 import { LOCAL_AGENTS_DIR, LOCAL_NUMBERS } from './agents';
 import { createMediaServer, type MediaServer } from '../fargate/src/server';
@@ -238,10 +242,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
 /** Runs the media service as its own process (`tsx fargate/src/main.ts`) and waits for /ready. */
 async function spawnMediaService(env: Record<string, string>, level: string, port: number, onLog?: (line: string) => void): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'fargate/src/main.ts')], {
-    env: { ...process.env, ...env, LOG_LEVEL: level },
+  // The built bundle, run by plain node as the image runs it (fargate/Dockerfile), so CPU and memory are the service's.
+  // MEDIA_NODE_OPTIONS adds node flags (e.g. `--cpu-prof`); MEDIA_BUNDLE_UNMINIFIED=1 keeps names readable in a profile.
+  const dir = mkdtempSync(join(tmpdir(), 'va-media-'));
+  const outfile = join(dir, 'media-service.mjs');
+  await build({ ...mediaServiceBuild, outfile, logLevel: 'silent', minify: !process.env.MEDIA_BUNDLE_UNMINIFIED });
+  const child = spawn(process.execPath, [...(process.env.MEDIA_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), outfile], {
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env, LOG_LEVEL: level },
     stdio: ['ignore', onLog ? 'pipe' : 'inherit', 'inherit'],
   });
+  child.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   if (onLog && child.stdout) createInterface({ input: child.stdout }).on('line', onLog);
   const deadline = Date.now() + 60_000;
   for (;;) {
