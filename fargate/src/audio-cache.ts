@@ -16,7 +16,7 @@ const BYTES_PER_MS = 8;
 
 /** The phrases of a profile worth caching: they are said on every call or on the latency path. */
 export function profilePhrases(p: AgentProfile): string[] {
-  return [p.greeting, ...p.fillers, p.handoffLine, p.apologyLine, p.paymentLine];
+  return [p.greeting, ...p.fillers, p.handoffLine, p.apologyLine, p.paymentLine, p.holdLine, p.resumeLine];
 }
 
 async function* once(text: string): AsyncIterable<string> {

@@ -2,19 +2,21 @@
 // the turn detector and to the parts in call/ (speaking, recording, ending), which own every decision and all state.
 import { novaSpeculates, systemPrompt, type AgentProfile } from './agents';
 import type { CallDeps } from './call/deps';
+import type { CachedAudio } from './audio-cache';
 import { Ending } from './call/ending';
+import { expectsHandover, resumeTwiml, saveHandover, takeHandover, type Handover, type HandoverReason } from './call/handover';
 import { CallInputs, type CallEvent } from './call/inputs';
 import { Recording } from './call/recording';
+import { startReply } from './call/replies';
 import { Speaking } from './call/speaking';
 import { Conversation } from './conversation';
 import { EscalationPolicy } from './escalation';
 import type { CallInstruments } from './observability/instruments';
 import { logObserver } from './observability/log-observer';
 import { combineObservers } from './observability/observers';
-import { withSystemInstruction } from './observability/router';
 import { forLlm } from './privacy/redaction';
 import type { ChatMessage, TurnChange } from './providers/types';
-import { Reply, type ReplyOutcome } from './reply';
+import type { Reply, ReplyOutcome } from './reply';
 import type { AcceptedCall } from './server';
 import { CallRecorder } from './store/call-recorder';
 import { DEFAULT_BARGE_IN, ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
@@ -25,14 +27,36 @@ export type { CallDeps } from './call/deps';
 const TICK_MS = 50;
 
 /** One phone call. Never throws: every failure ends in an apology and a handoff or a clean hang-up, for this call only. */
-export async function runCall(call: AcceptedCall, deps: CallDeps): Promise<void> {
-  const c = new Call(call, deps);
-  await c.open();
-  await c.run();
-  await c.close();
+export async function runCall(call: AcceptedCall, deps: CallDeps, live?: Set<LiveCall>): Promise<void> {
+  const c = new Call(call, deps, await handoverFor(call, deps));
+  live?.add(c);
+  try {
+    await c.open();
+    await c.run();
+    await c.close();
+  } finally {
+    live?.delete(c);
+  }
 }
 
-class Call {
+/** What the task can ask of a live call. */
+export interface LiveCall {
+  /** Moves the call to another task (once nothing is being said); resolves true when handed over. */
+  migrate(deadlineMs: number): Promise<boolean>;
+}
+
+/** The state an earlier stream of this call left (migration, <Pay>), if this stream is its continuation. */
+async function handoverFor(call: AcceptedCall, deps: CallDeps): Promise<Handover | undefined> {
+  if (!expectsHandover(call.start.customParameters)) return undefined;
+  try {
+    return await takeHandover(deps.stores.redis, call.start.callSid);
+  } catch (err) {
+    call.log.warn({ err: { name: (err as Error)?.name } }, 'handover unavailable; the call starts afresh');
+    return undefined;
+  }
+}
+
+class Call implements LiveCall {
   private readonly now: () => number;
   private readonly profile: AgentProfile;
   private readonly instruments: CallInstruments | undefined;
@@ -49,52 +73,84 @@ class Call {
   private greetingMs: number | undefined;
   private lastConfidence = 1;
 
-  constructor(private readonly call: AcceptedCall, private readonly deps: CallDeps) {
+  constructor(private readonly call: AcceptedCall, private readonly deps: CallDeps, private readonly handover?: Handover) {
     this.now = deps.now ?? Date.now;
-    this.profile = deps.agents.resolve(call.start.agent);
-    this.instruments = deps.instrumentsFor?.(call, this.profile);
-    const observer = combineObservers(this.instruments?.observer, deps.observerFor?.(call) ?? logObserver(call.log));
+    const { start, log } = call;
+    this.profile = deps.agents.resolve(handover?.agent ?? start.agent);
+    // A continued call's cost and duration run from its first stream.
+    this.instruments = deps.instrumentsFor?.(handover ? { ...call, start: { ...start, startedAt: handover.startedAt } } : call, this.profile);
+    if (handover?.usage) this.instruments?.carry(handover.usage as Parameters<CallInstruments['carry']>[0]);
+    const observer = combineObservers(this.instruments?.observer, deps.observerFor?.(call) ?? logObserver(log));
     this.signal = AbortSignal.any([call.signal, this.controller.signal]);
-    this.inputs = new CallInputs(this.now, call.log);
-    this.recording = new Recording(new Conversation(systemPrompt(this.profile, this.today, '')), observer, this.now);
+    this.inputs = new CallInputs(this.now, log, handover?.sttSeconds);
+    this.recording = handover ? Recording.resume(handover, observer, this.now) : new Recording(new Conversation(systemPrompt(this.profile, this.today, '')), observer, this.now);
     this.speaking = new Speaking(call.transport, (u) => this.recording.heard(u), this.now);
     this.detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[this.profile.endpointing], speculate: novaSpeculates(this.profile) });
     this.tts = deps.openTts(this.profile.voiceId);
-    const { start } = call;
     this.ending = new Ending({
-      profile: this.profile, speaking: this.speaking, recording: this.recording, transport: call.transport, cache: deps.cache, signal: this.signal, log: call.log,
+      profile: this.profile, speaking: this.speaking, recording: this.recording, transport: call.transport, cache: deps.cache, signal: this.signal, log,
       publicUrl: deps.config.PUBLIC_URL, transferNumber: deps.config.TRANSFER_NUMBER,
-      putHandoff: (summary) => deps.stores.transcripts.putCall({ callSid: start.callSid, agent: this.profile.name, callerHash: this.recorder?.callerHash, startedAt: start.startedAt, summary, escalated: true }),
+      putHandoff: (summary) => deps.stores.transcripts.putCall({ callSid: start.callSid, agent: this.profile.name, callerHash: this.recorder?.callerHash, startedAt: this.startedAt, summary, escalated: true }),
+      handOver: (reason) => saveHandover(deps.stores.redis, this.snapshot(reason)),
+      resumeTwiml: () => resumeTwiml(deps.config, { callSid: start.callSid, caller: start.caller ?? '', agent: this.profile.name }),
       stop: (reason) => this.controller.abort(reason),
       providerError: (what) => this.instruments?.providerError(what),
     });
   }
 
+  /** The call's first `start`, whichever stream this is. */
+  private get startedAt(): number {
+    return this.handover?.startedAt ?? this.call.start.startedAt;
+  }
+
+  private snapshot(reason: HandoverReason): Handover {
+    const { start } = this.call;
+    return {
+      v: 1, callSid: start.callSid, agent: this.profile.name, reason, startedAt: this.startedAt,
+      sttSeconds: this.inputs.sttSeconds, usage: this.instruments?.usage(this.now()), ...this.recording.snapshot(),
+    };
+  }
+
+  /** Moves the call to another task once nothing is being said (bounded by `deadlineMs`). */
+  async migrate(deadlineMs: number): Promise<boolean> {
+    const until = this.now() + deadlineMs;
+    while ((this.speaking.current || this.speaking.audible()) && this.now() < until && !this.signal.aborted) await sleep(50);
+    return this.signal.aborted ? false : this.ending.migrate();
+  }
+
   private get today(): string {
-    return new Date(this.call.start.startedAt).toISOString().slice(0, 10);
+    return new Date(this.startedAt).toISOString().slice(0, 10);
   }
 
   /** Greeting first, from cached audio (nothing, not even Redis, runs before its first frame); then the stores. */
   async open(): Promise<void> {
     const { profile, deps, call } = this;
-    const greet = (line: NonNullable<ReturnType<CallDeps['cache']['peek']>>) => {
-      this.recording.saying('greeting', line.text);
-      this.speaking.say('greeting', line);
-      this.greetingMs = this.now() - call.start.startedAt;
+    const { start } = call;
+    const first = this.handover ? resumeLine(profile, this.handover.reason, start.customParameters) : profile.greeting;
+    const owner = this.handover ? 'resume' : 'greeting';
+    const say = (line: CachedAudio) => {
+      this.recording.saying(owner, line.text);
+      this.speaking.say(owner, line);
+      this.greetingMs = this.now() - start.startedAt;
     };
-    const cached = deps.cache.peek(profile.voiceId, profile.greeting);
-    if (cached) greet(cached);
-    else deps.cache.get(profile.voiceId, profile.greeting).then((g) => this.signal.aborted || greet(g), (err: unknown) => call.log.warn({ err: { name: (err as Error)?.name } }, 'greeting synthesis failed'));
+    const cached = deps.cache.peek(profile.voiceId, first);
+    if (cached) say(cached);
+    else deps.cache.get(profile.voiceId, first).then((g) => this.signal.aborted || say(g), (err: unknown) => call.log.warn({ err: { name: (err as Error)?.name } }, 'greeting synthesis failed'));
+    const recorderStart = { callSid: start.callSid, agent: profile.name, caller: start.caller, startedAt: this.startedAt, profile: { name: profile.name } };
+    if (this.handover) return this.attach(CallRecorder.resume(deps.stores, recorderStart, this.handover.recorder));
     try {
-      const { start } = call;
-      const r = await CallRecorder.start(deps.stores, { callSid: start.callSid, agent: profile.name, caller: start.caller, startedAt: start.startedAt, profile: { name: profile.name } });
-      this.recorder = r.recorder;
-      this.recording.attach(r.recorder);
+      const r = await CallRecorder.start(deps.stores, recorderStart);
+      this.attach(r.recorder);
       // The greeting stays the cached generic one; caller memory personalises the first LLM turn instead.
       this.recording.conversation.setSystem(systemPrompt(profile, this.today, r.memoryLine));
     } catch (err) {
       call.log.warn({ err: { name: (err as Error)?.name } }, 'call recorder unavailable; continuing without persistence');
     }
+  }
+
+  private attach(recorder: CallRecorder): void {
+    this.recorder = recorder;
+    this.recording.attach(recorder);
   }
 
   /** The loop: every event of the call, in order, until it ends. */
@@ -122,13 +178,15 @@ class Call {
   async close(): Promise<void> {
     const { start } = this.call;
     for (const d of await this.speaking.end()) if (d.outcome) this.recording.generated(d.reply, d.outcome);
+    // Handed over: the next stream writes the call record, cost and caller memory once, at the call's real end.
+    if (this.ending.handedOver) return void (await this.deps.stores.transcripts.flush(start.callSid, 5000));
     const endedAt = this.now();
     const sttSeconds = this.inputs.sttSeconds;
     const cost = this.instruments?.cost({ endedAt, sttSeconds });
     const r = this.recording;
     await r.finish(
       { endedAt, escalated: this.ending.escalated, cost, summary: this.ending.summary },
-      { callSid: start.callSid, agent: this.profile.name, startedAt: start.startedAt, endedAt, turns: r.replies, interruptions: r.interruptions, escalated: this.ending.escalated, failed: this.ending.failed, sttSeconds, greetingMs: this.greetingMs },
+      { callSid: start.callSid, agent: this.profile.name, startedAt: this.startedAt, endedAt, turns: r.replies, interruptions: r.interruptions, escalated: this.ending.escalated, failed: this.ending.failed, sttSeconds, greetingMs: this.greetingMs },
     );
   }
 
@@ -204,19 +262,14 @@ class Call {
   }
 
   private startReply(speculative: boolean, messages: ChatMessage[], speechEndAt?: number): Reply {
-    const { deps, profile, call } = this;
-    const n = ++this.recording.replies;
-    // Tiered inference + budget guardrail: the model for this reply, and a wrap-up instruction once over COST_CAP_USD.
-    const plan = this.instruments?.planTurn({ messages, toolsOffered: deps.toolDefs(profile.tools).length });
-    const reply = new Reply(
+    const { call } = this;
+    const reply = startReply(
       {
-        callSid: call.start.callSid, callerHash: this.recorder?.callerHash, callerPhone: call.start.caller, llm: deps.llm, tts: this.tts.tts, tools: deps.tools,
-        model: plan?.model ?? deps.modelFor(profile), toolDefs: deps.toolDefs(profile.tools), latencyClass: deps.latencyClass,
-        filler: () => deps.cache.peek(profile.voiceId, profile.fillers[n % Math.max(1, profile.fillers.length)] ?? ''),
-        playout: this.speaking.playout, log: call.log, now: this.now,
+        deps: this.deps, profile: this.profile, callSid: call.start.callSid, caller: call.start.caller, callerHash: () => this.recorder?.callerHash,
+        tts: this.tts.tts, playout: this.speaking.playout, instruments: this.instruments, signal: this.signal, log: call.log, now: this.now,
       },
-      `r${n}`, n, withSystemInstruction(messages, plan?.instruction),
-      { speculative, callSignal: this.signal, speechEndAt, sttFinalAt: this.now() },
+      ++this.recording.replies,
+      { speculative, messages, speechEndAt },
     );
     this.inputs.watch(reply);
     return reply;
@@ -226,4 +279,14 @@ class Call {
 /** Which seam a failed reply's error came from. */
 function failedSeam(err: unknown): 'tts' | 'llm' {
   return err instanceof Error && /tts|elevenlabs/i.test(err.message) ? 'tts' : 'llm';
+}
+
+/** What the agent says first on a continued call: back from another task, or the outcome of <Pay> (Twilio's `Result`). */
+function resumeLine(profile: AgentProfile, reason: HandoverReason, params: Record<string, string>): string {
+  if (reason === 'migrate') return profile.resumeLine;
+  return params.payment === 'success' ? 'Thank you, your payment went through.' : 'Sorry, the payment did not go through.';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -35,6 +35,13 @@ export class Conversation {
     this.system = system;
   }
 
+  /** A conversation taken over from an earlier stream of the same call: its system prompt and heard history. */
+  static restore(system: string, history: ChatMessage[]): Conversation {
+    const c = new Conversation(system);
+    c.history.push(...history);
+    return c;
+  }
+
   /** The request messages: system prompt, then history. */
   messages(): ChatMessage[] {
     return [{ role: 'system', content: this.system }, ...this.history];

@@ -52,7 +52,12 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   logger.info({ signal, activeCalls: media.activeCalls(), drainSeconds: config.DRAIN_SECONDS }, 'shutting down');
   try {
     // ECS sends SIGTERM, then SIGKILL after the task's stopTimeout (max 120 s); DRAIN_SECONDS stays below it.
-    await media.drain(config.DRAIN_SECONDS * 1000);
+    // Live calls move to healthy tasks (their TwiML is updated to a fresh <Connect><Stream>); the drain then waits only
+    // for calls that could not move.
+    const drained = media.drain(config.DRAIN_SECONDS * 1000); // refuses new calls at once (/ready 503)
+    const moved = await runtime.migrateAll(Math.max(0, config.DRAIN_SECONDS * 1000 - 5000));
+    logger.info(moved, 'live calls migrated');
+    await drained;
     await media.close();
     await runtime.close();
   } catch (err) {

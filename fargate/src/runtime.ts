@@ -2,7 +2,7 @@
 // `handle` runs one call through runCall().
 import { loadAgents, novaSpeculates, type AgentProfile } from './agents';
 import { AudioCache } from './audio-cache';
-import { runCall, type CallDeps } from './call';
+import { runCall, type CallDeps, type LiveCall } from './call';
 import type { Config } from './config';
 import type { CallInstruments } from './observability/instruments';
 import type { Logger } from './observability/logger';
@@ -26,6 +26,11 @@ export type { CallObserver, CallSummary, ReplyUsage, TurnMeasures } from './repl
 export interface CallRuntime {
   handle: (call: AcceptedCall) => Promise<void>;
   agentFor(calledNumber: string): string;
+  /**
+   * The task must go: every live call moves to another task (after what is being said, bounded by `deadlineMs`).
+   * Calls that could not move stay, and the drain waits for them.
+   */
+  migrateAll(deadlineMs: number): Promise<{ migrated: number; stayed: number }>;
   close(): Promise<void>;
 }
 
@@ -163,16 +168,21 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
     instrumentsFor: opts.instrumentsFor,
   };
 
+  const live = new Set<LiveCall>();
   return {
     async handle(call) {
       try {
-        await runCall(call, deps);
+        await runCall(call, deps, live);
       } catch (err) {
         // runCall catches per call; this is the last line so one call's bug never reaches the server.
         call.log.error({ err }, 'call failed');
       }
     },
     agentFor: (calledNumber) => agents.forNumber(calledNumber),
+    async migrateAll(deadlineMs) {
+      const results = await Promise.all([...live].map((c) => c.migrate(deadlineMs)));
+      return { migrated: results.filter(Boolean).length, stayed: results.filter((r) => !r).length };
+    },
     async close() {
       sttPools.close();
       ttsPools.close();

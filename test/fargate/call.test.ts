@@ -55,9 +55,9 @@ describe('agent files', () => {
   const base = { name: 'base', systemPrompt: 'p', tools: [], endpointing: 'balanced', stt: 'nova-3', llm: 'small', voiceId: 'v', greeting: 'Hi.', fillers: [], handoffLine: 'h', apologyLine: 'a', paymentLine: 'p' };
   const build = (...json: unknown[]) => buildAgents(json.map((j, i) => ({ source: `f${i}.json`, json: j })));
 
-  it('a variant extends another agent and overrides only what it names; the hold line has a default', () => {
+  it('a variant extends another agent and overrides only what it names; the hold and resume lines have defaults', () => {
     const a = build(base, { extends: 'base', name: 'quick', endpointing: 'aggressive' });
-    expect(a.get('quick')).toMatchObject({ ...base, name: 'quick', endpointing: 'aggressive', holdLine: 'One moment, please.' });
+    expect(a.get('quick')).toMatchObject({ ...base, name: 'quick', endpointing: 'aggressive', holdLine: 'One moment, please.', resumeLine: 'Thanks for waiting.' });
   });
 
   it.each([

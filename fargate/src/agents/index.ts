@@ -22,8 +22,8 @@ export const DEFAULT_NUMBERS: Readonly<Record<string, string>> = Object.freeze({
   '+15550002000': 'shipment',
 });
 
-/** Said before a call moves to another task, when the agent names no `holdLine`. */
-const DEFAULT_HOLD_LINE = 'One moment, please.';
+/** Said around a move to another task, when the agent names no `holdLine` / `resumeLine`. */
+const DEFAULT_LINES = { holdLine: 'One moment, please.', resumeLine: 'Thanks for waiting.' } as const;
 
 /** An agent file that fails its schema, names an unknown `extends`, or repeats a name. */
 export class AgentError extends Error {}
@@ -46,7 +46,7 @@ export function buildAgents(files: { source: string; json: unknown }[]): Map<str
     if (seen.includes(name)) throw new AgentError(`${entry.source}: extends itself through ${seen.join(' → ')}`);
     const { extends: base, ...own } = entry.file;
     const merged = base ? { ...resolve(base, [...seen, name]), ...own } : own;
-    const r = agentProfileSchema.safeParse({ holdLine: DEFAULT_HOLD_LINE, ...merged });
+    const r = agentProfileSchema.safeParse({ ...DEFAULT_LINES, ...merged });
     if (!r.success) throw new AgentError(`${entry.source}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     out.set(name, r.data);
     return r.data;

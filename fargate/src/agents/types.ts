@@ -40,6 +40,8 @@ export const agentFileSchema = z
     paymentLine: line.optional(),
     /** Said (cached audio) before the call moves to another task (deploy, scale-in). */
     holdLine: line.optional(),
+    /** Said (cached audio) by the task that takes the call over, once it is back on the line. */
+    resumeLine: line.optional(),
   })
   .strict();
 
@@ -48,7 +50,7 @@ export type AgentFile = z.infer<typeof agentFileSchema>;
 /** A complete profile: every field set (after `extends` is applied). */
 export const agentProfileSchema = agentFileSchema
   .omit({ extends: true })
-  .required({ systemPrompt: true, tools: true, endpointing: true, stt: true, llm: true, voiceId: true, greeting: true, fillers: true, handoffLine: true, apologyLine: true, paymentLine: true });
+  .required({ holdLine: true, resumeLine: true, systemPrompt: true, tools: true, endpointing: true, stt: true, llm: true, voiceId: true, greeting: true, fillers: true, handoffLine: true, apologyLine: true, paymentLine: true });
 
 export type AgentProfile = z.infer<typeof agentProfileSchema>;
 export type SttModel = AgentProfile['stt'];

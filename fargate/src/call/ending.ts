@@ -1,10 +1,11 @@
 // How a call leaves the agent, as one sequence with one state: escalation to a person, <Pay>, provider failure,
-// migration to another task, hang-up. Each says its cached line (heard and recorded like any utterance) first.
+// migration to another task. Each says its cached line (heard and recorded like any utterance) first.
 import type { AudioCache, CachedAudio } from '../audio-cache';
 import type { AgentProfile } from '../agents';
 import { paymentTwiml, summarizeForHandoff, transferTwiml, type EscalationReason } from '../escalation';
 import type { Logger } from '../observability/logger';
 import type { TelephonyTransport } from '../providers/types';
+import type { HandoverReason } from './handover';
 import type { Recording } from './recording';
 import type { Speaking } from './speaking';
 
@@ -13,7 +14,7 @@ const LINE_PLAY_LIMIT_MS = 8000;
 /** Longest wait for a line's audio from the phrase cache. */
 const LINE_FETCH_LIMIT_MS = 2000;
 
-export type EndingState = 'escalating' | 'paying' | 'migrating' | 'hanging-up';
+export type EndingState = 'escalating' | 'paying' | 'migrating';
 
 export interface EndingDeps {
   profile: AgentProfile;
@@ -25,6 +26,10 @@ export interface EndingDeps {
   transferNumber: string;
   /** Stores the handoff summary on the call record the moment the transfer starts. */
   putHandoff(summary: string): void;
+  /** Saves the call's state for the stream that takes it over (migration, or back from <Pay>). */
+  handOver(reason: HandoverReason): Promise<void>;
+  /** `<Connect><Stream>` TwiML that lands the live call on a healthy task (which takes the handover). */
+  resumeTwiml(): string;
   /** Ends the call loop. */
   stop(reason: string): void;
   /** Counts a provider failure (ProviderErrors). */
@@ -39,6 +44,8 @@ export class Ending {
   escalated = false;
   failed = false;
   summary: string | undefined;
+  /** The call goes on in another stream, which writes the call record, cost and caller memory at its end. */
+  handedOver = false;
 
   constructor(private readonly d: EndingDeps) {}
 
@@ -55,12 +62,33 @@ export class Ending {
     this.d.stop('transferred');
   }
 
-  /** Hands the call to Twilio `<Pay>`: card digits never reach the agent. */
+  /**
+   * Hands the call to Twilio `<Pay>`: card digits never reach the agent. The conversation waits in a handover for the
+   * stream `/pay-result` opens afterwards.
+   */
   async pay(amount: string): Promise<void> {
     if (!this.begin('paying')) return;
     await this.say('payment', this.d.profile.paymentLine);
-    await this.update(paymentTwiml(this.d.publicUrl, amount), 'payment handoff');
+    this.handedOver = await this.save('pay');
+    if (!(await this.update(paymentTwiml(this.d.publicUrl, amount), 'payment handoff'))) this.handedOver = false;
     this.d.stop('payment');
+  }
+
+  /**
+   * This task must go (SIGTERM, scale-in, deploy): once nothing is being said, the hold line, then the call's state
+   * to Redis and its TwiML to a fresh `<Connect><Stream>`, which the load balancer sends to a healthy task. If the
+   * state cannot be saved the call stays here (the drain then waits for it). Resolves true once handed over.
+   */
+  async migrate(): Promise<boolean> {
+    if (!this.begin('migrating')) return false;
+    await this.say('hold', this.d.profile.holdLine);
+    if (!(await this.save('migrate'))) {
+      this.state = undefined;
+      return false;
+    }
+    this.handedOver = await this.update(this.d.resumeTwiml(), 'migration');
+    this.d.stop('migrated');
+    return this.handedOver;
   }
 
   /** A provider failed mid-call: apology from cache, then a person (or a clean hang-up if that fails too). */
@@ -81,14 +109,26 @@ export class Ending {
     return true;
   }
 
-  /** Replaces the call's TwiML; if Twilio refuses, the call is hung up instead. */
-  private async update(twiml: string, what: string): Promise<void> {
+  /** Replaces the call's TwiML; if Twilio refuses, the call is hung up instead. True when Twilio took it. */
+  private async update(twiml: string, what: string): Promise<boolean> {
     try {
       await this.d.transport.transfer(twiml);
+      return true;
     } catch (err) {
       this.failed = true;
       this.d.log.error({ err: { name: (err as Error)?.name } }, `${what} failed; hanging up`);
       await this.d.transport.hangup(`${what} failed`).catch(() => undefined);
+      return false;
+    }
+  }
+
+  private async save(reason: HandoverReason): Promise<boolean> {
+    try {
+      await this.d.handOver(reason);
+      return true;
+    } catch (err) {
+      this.d.log.warn({ reason, err: { name: (err as Error)?.name } }, 'call state not handed over');
+      return false;
     }
   }
 

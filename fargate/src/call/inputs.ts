@@ -28,7 +28,8 @@ export class CallInputs {
   private digits = '';
   private keypadTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly now: () => number, private readonly log: { warn(o: object, m: string): void }) {}
+  /** `sttSecondsBefore`: caller audio an earlier stream of this call already sent (a continued call). */
+  constructor(private readonly now: () => number, private readonly log: { warn(o: object, m: string): void }, private readonly sttSecondsBefore = 0) {}
 
   /** Reads Twilio's inbound stream until it ends: media to the STT queue, marks/dtmf/stop to the loop. */
   pumpInbound(inbound: AsyncIterable<InboundEvent>): void {
@@ -82,9 +83,9 @@ export class CallInputs {
     return Number.isFinite(this.wallOffset) ? mediaSec * 1000 + this.wallOffset : undefined;
   }
 
-  /** Seconds of caller audio streamed to the STT. */
+  /** Seconds of caller audio streamed to the STT, over the whole call. */
   get sttSeconds(): number {
-    return this.audioMsSent / 1000;
+    return this.sttSecondsBefore + this.audioMsSent / 1000;
   }
 
   close(): void {

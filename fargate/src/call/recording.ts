@@ -1,8 +1,9 @@
 // What happened in one call, in one place: the LLM history as heard, transcript turns, the call record, and the
 // per-turn reports to observability. Fed by the call's parts (speaking, ending), never ad hoc.
-import type { Conversation, TurnRecord } from '../conversation';
+import { Conversation, type TurnRecord } from '../conversation';
 import type { CallObserver, CallSummary, Reply, ReplyOutcome, TurnMeasures } from '../reply';
 import type { CallRecorder } from '../store/call-recorder';
+import type { Handover } from './handover';
 import type { HeardUtterance } from './speaking';
 
 /** The latency fields a transcript turn stores, rounded ms. */
@@ -35,6 +36,25 @@ export class Recording {
   private readonly reported = new Set<Reply>();
 
   private recorder: CallRecorder | undefined;
+
+  /** A recording that goes on from an earlier stream of the same call. */
+  static resume(h: Handover, observer: CallObserver, now: () => number): Recording {
+    const r = new Recording(Conversation.restore(h.system, h.history), observer, now);
+    r.turns.push(...h.turns);
+    r.toolsCalled.push(...h.toolsCalled);
+    r.replies = h.replies;
+    r.interruptions = h.interruptions;
+    return r;
+  }
+
+  /** This recording's part of a handover. */
+  snapshot(): Pick<Handover, 'system' | 'history' | 'turns' | 'toolsCalled' | 'replies' | 'interruptions' | 'recorder'> {
+    const [system, ...history] = this.conversation.messages();
+    return {
+      system: system?.role === 'system' ? system.content : '', history, turns: [...this.turns], toolsCalled: [...this.toolsCalled],
+      replies: this.replies, interruptions: this.interruptions, recorder: this.recorder?.snapshot(),
+    };
+  }
 
   constructor(
     readonly conversation: Conversation,

@@ -174,6 +174,22 @@ export class CostMeter {
     this.ttsChars += Math.max(0, u.ttsChars);
   }
 
+  /** Usage an earlier stream of the same call already ran up (migration, <Pay>): billed once, on the final record. */
+  carry(u: Pick<CallUsage, 'llm' | 'wastedLlm' | 'ttsChars' | 'tools'>): void {
+    const add = (into: CallUsage['llm'], from: CallUsage['llm'] | undefined) => {
+      for (const [model, t] of Object.entries(from ?? {})) {
+        const to = (into[model] ??= { inputTokens: 0, outputTokens: 0 });
+        to.inputTokens += Math.max(0, t.inputTokens || 0);
+        to.outputTokens += Math.max(0, t.outputTokens || 0);
+      }
+    };
+    add(this.llm, u.llm);
+    add(this.wasted, u.wastedLlm);
+    this.ttsChars += Math.max(0, u.ttsChars || 0);
+    this.tools.count += Math.max(0, u.tools?.count || 0);
+    this.tools.totalMs += Math.max(0, u.tools?.totalMs || 0);
+  }
+
   /** One tool Lambda invocation and its measured round trip. */
   addTool(ms: number): void {
     this.tools.count++;

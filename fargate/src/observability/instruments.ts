@@ -5,7 +5,7 @@ import type { Config } from '../config';
 import type { CallObserver, CallSummary } from '../reply';
 import type { ChatMessage } from '../providers/types';
 import { createCallMetrics } from './call-metrics';
-import { CostMeter, loadPriceTable, type CostBreakdown, type PriceTable, type TaskShare } from './cost-meter';
+import { CostMeter, loadPriceTable, type CallUsage, type CostBreakdown, type PriceTable, type TaskShare } from './cost-meter';
 import { stdoutSink, type EmfSink } from './emf';
 import type { Logger } from './logger';
 import { combineObservers, waterfallLogObserver } from './observers';
@@ -23,6 +23,10 @@ export interface CallInstruments {
   cost(end: { endedAt: number; sttSeconds: number }): CostBreakdown;
   /** A provider failed this call (ProviderErrors, dimension Provider). */
   providerError(provider: string): void;
+  /** The usage so far, handed to the call's next stream (migration, <Pay>). */
+  usage(at: number): CallUsage;
+  /** Usage an earlier stream of this call ran up: the final cost covers the whole call. */
+  carry(usage: CallUsage): void;
 }
 
 /** Options of {@link createObservability}. */
@@ -99,6 +103,8 @@ export function createObservability(opts: ObservabilityOptions): Observability {
         planTurn: (input) => planner.plan(input),
         cost: (end) => meter.final(end),
         providerError: (p) => service.providerError(p),
+        usage: (at) => meter.usage(at),
+        carry: (u) => meter.carry(u),
       };
     },
   };

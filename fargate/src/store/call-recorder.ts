@@ -68,6 +68,13 @@ export interface CallStart {
   profile?: unknown;
 }
 
+/** A recorder's state, carried to the next stream of the same call. */
+export interface RecorderState {
+  turnNo: number;
+  heard: FinishedCall['turns'];
+  tools: FinishedCall['toolResults'];
+}
+
 /** One heard turn; the recorder adds the call, the turn number and the caller hash. */
 export type HeardTurn = Omit<TurnRecord, 'callSid' | 'turn' | 'callerHash'>;
 
@@ -94,6 +101,24 @@ export class CallRecorder {
     void stores.sessions.begin({ callSid: start.callSid, agent: start.agent, callerHash: hash, startedAt: start.startedAt, profile: start.profile });
     const memory = await stores.memory.load(hash);
     return { recorder, memory, memoryLine: memoryPromptLine(memory) };
+  }
+
+  /**
+   * A stream that takes over a live call (migration, or back from <Pay>): no new call record or session, transcript
+   * turn numbers go on from `state` (from {@link snapshot} on the previous stream), caller memory is not reloaded.
+   */
+  static resume(stores: Stores, start: CallStart, state: unknown): CallRecorder {
+    const s = (state ?? {}) as Partial<RecorderState>;
+    const recorder = new CallRecorder(stores, start, callerHashOrUndefined(stores.callerHashKey, start.caller));
+    recorder.turnNo = Number.isInteger(s.turnNo) ? s.turnNo! : 0;
+    recorder.heard.push(...(s.heard ?? []));
+    recorder.tools.push(...(s.tools ?? []));
+    return recorder;
+  }
+
+  /** What {@link resume} needs to go on with this call on another stream. */
+  snapshot(): RecorderState {
+    return { turnNo: this.turnNo, heard: [...this.heard], tools: [...this.tools] };
   }
 
   /** A heard turn: queued for the transcript and written to the session. Returns its turn number (1-based). */
