@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { mediaServiceBuild } from '../fargate/build';
 import { loadConfig, type Config } from '../fargate/src/config';
 import { LOCAL_AGENTS_DIR, LOCAL_NUMBERS } from './agents';
+import { startLoadBalancer } from './load-balancer';
 import { createMediaServer, type MediaServer } from '../fargate/src/server';
 import { createObservability } from '../fargate/src/observability/instruments';
 import { createDocumentClient, ensureTranscriptTable } from '../fargate/src/store/dynamo';
@@ -51,6 +52,11 @@ export interface LocalStackOptions {
    * so its CPU and memory can be measured alone (bench). @default 'in-process'
    */
   media?: 'in-process' | 'child';
+  /**
+   * Child only: this many media tasks behind a local load balancer (local/load-balancer.ts), as tasks behind the ALB;
+   * PUBLIC_URL is the balancer, so a migrated call lands on whichever task is healthy. @default 1
+   */
+  tasks?: number;
   /** Media-service log level. @default LOG_LEVEL or 'warn' */
   logLevel?: string;
   /** Child only: each stdout line of the media service (pino JSON), e.g. to read its per-turn latency lines. */
@@ -73,8 +79,10 @@ export interface LocalStack {
   config: Config;
   /** Whether the real Deepgram/Groq/ElevenLabs are used (all three keys set). */
   realProviders: boolean;
-  /** The media-service child process (media: 'child'). */
+  /** The media-service child process (media: 'child'); the first task when there are several. */
   child?: ChildProcess;
+  /** Every media task (media: 'child'), in start order. */
+  children: ChildProcess[];
   /** In-process only: what the pipeline reported per call (turn measures, tools, usage, summary), by callSid. */
   calls: Map<string, CallTrace>;
   /** In-process only: every CloudWatch EMF line the media service wrote (one JSON document each). */
@@ -148,6 +156,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     closers.push(() => emulators.close());
 
     const port = fixed ? 8080 : await freePort();
+    // Several tasks: each listens on its own port behind a local load balancer, which is the public URL.
+    const taskPorts = opts.media === 'child' && (opts.tasks ?? 1) > 1 ? await Promise.all(Array.from({ length: opts.tasks! }, freePort)) : [port];
+    const balancer = taskPorts.length > 1 ? await startLoadBalancer(taskPorts) : undefined;
+    if (balancer) closers.push(() => balancer.close());
+    const publicPort = balancer?.port ?? port;
     const providerEnv = emulatorEnv(emulators);
     if (realProviders) {
       for (const k of ['DEEPGRAM_URL', 'GROQ_BASE_URL', 'ELEVENLABS_URL']) delete providerEnv[k];
@@ -156,7 +169,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const env: Record<string, string> = {
       STAGE: 'local',
       PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      PUBLIC_URL: `http://127.0.0.1:${publicPort}`,
       STREAM_TOKEN_KEY: 'local-stream-token-key-0123456789abcdef',
       CALLER_HASH_KEY: 'local-caller-hash-key-0123456789abcdef',
       TRANSFER_NUMBER: '+15557654321',
@@ -191,10 +204,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         end: (sum) => ((trace.summary = sum), inner.end(sum)),
       };
     };
+    const children: ChildProcess[] = [];
     if (opts.media === 'child') {
-      child = await spawnMediaService(env, level, port, opts.onChildLog);
-      const c = child;
-      closers.push(() => stopChild(c));
+      for (const p of taskPorts) {
+        const c = await spawnMediaService({ ...env, PORT: String(p) }, level, p, opts.onChildLog);
+        children.push(c);
+        closers.push(() => stopChild(c));
+      }
+      child = children[0];
     } else {
       const log: Logger = pino({ level, base: { service: 'media-service' } });
       // EMF lines are kept in memory (stack.emf), not printed: `npm start` shows the waterfall and cost instead.
@@ -211,8 +228,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       closers.push(() => media.close());
     }
     return {
-      mediaUrl: `ws://127.0.0.1:${port}/media`,
-      twimlUrl: `http://127.0.0.1:${port}/twiml`,
+      mediaUrl: `ws://127.0.0.1:${publicPort}/media`,
+      twimlUrl: `http://127.0.0.1:${publicPort}/twiml`,
       emulators,
       tools,
       dynamoEndpoint: business.endpoint,
@@ -221,6 +238,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       config,
       realProviders,
       child,
+      children,
       calls,
       emf,
       async transcript(callSid) {

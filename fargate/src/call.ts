@@ -16,7 +16,7 @@ import { logObserver } from './observability/log-observer';
 import { combineObservers } from './observability/observers';
 import { forLlm } from './privacy/redaction';
 import type { ChatMessage, TurnChange } from './providers/types';
-import type { Reply, ReplyOutcome } from './reply';
+import type { CallObserver, CallSummary, Reply, ReplyOutcome } from './reply';
 import type { AcceptedCall } from './server';
 import { CallRecorder } from './store/call-recorder';
 import { DEFAULT_BARGE_IN, ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
@@ -69,6 +69,8 @@ class Call implements LiveCall {
   private readonly detector: EndpointingTurnDetector;
   private readonly policy = new EscalationPolicy();
   private readonly tts: ReturnType<CallDeps['openTts']>;
+  /** The per-call observer (log line, or the local stack's trace), without the metrics. */
+  private readonly callObserver: CallObserver;
   private recorder: CallRecorder | undefined;
   private greetingMs: number | undefined;
   private lastConfidence = 1;
@@ -80,7 +82,8 @@ class Call implements LiveCall {
     // A continued call's cost and duration run from its first stream.
     this.instruments = deps.instrumentsFor?.(handover ? { ...call, start: { ...start, startedAt: handover.startedAt } } : call, this.profile);
     if (handover?.usage) this.instruments?.carry(handover.usage as Parameters<CallInstruments['carry']>[0]);
-    const observer = combineObservers(this.instruments?.observer, deps.observerFor?.(call) ?? logObserver(log));
+    this.callObserver = deps.observerFor?.(call) ?? logObserver(log);
+    const observer = combineObservers(this.instruments?.observer, this.callObserver);
     this.signal = AbortSignal.any([call.signal, this.controller.signal]);
     this.inputs = new CallInputs(this.now, log, handover?.sttSeconds);
     this.recording = handover ? Recording.resume(handover, observer, this.now) : new Recording(new Conversation(systemPrompt(this.profile, this.today, '')), observer, this.now);
@@ -178,16 +181,20 @@ class Call implements LiveCall {
   async close(): Promise<void> {
     const { start } = this.call;
     for (const d of await this.speaking.end()) if (d.outcome) this.recording.generated(d.reply, d.outcome);
-    // Handed over: the next stream writes the call record, cost and caller memory once, at the call's real end.
-    if (this.ending.handedOver) return void (await this.deps.stores.transcripts.flush(start.callSid, 5000));
     const endedAt = this.now();
     const sttSeconds = this.inputs.sttSeconds;
-    const cost = this.instruments?.cost({ endedAt, sttSeconds });
     const r = this.recording;
-    await r.finish(
-      { endedAt, escalated: this.ending.escalated, cost, summary: this.ending.summary },
-      { callSid: start.callSid, agent: this.profile.name, startedAt: this.startedAt, endedAt, turns: r.replies, interruptions: r.interruptions, escalated: this.ending.escalated, failed: this.ending.failed, sttSeconds, greetingMs: this.greetingMs },
-    );
+    const summary: CallSummary = {
+      callSid: start.callSid, agent: this.profile.name, startedAt: this.startedAt, endedAt, turns: r.replies, interruptions: r.interruptions,
+      escalated: this.ending.escalated, failed: this.ending.failed, sttSeconds, greetingMs: this.greetingMs,
+    };
+    if (this.ending.handedOver) {
+      // The next stream writes the call record, cost and caller memory once, at the call's real end.
+      await this.deps.stores.transcripts.flush(start.callSid, 5000);
+      return this.callObserver.end({ ...summary, handedOver: true });
+    }
+    const cost = this.instruments?.cost({ endedAt, sttSeconds });
+    await r.finish({ endedAt, escalated: this.ending.escalated, cost, summary: this.ending.summary }, summary);
   }
 
   /** Routes one event; false ends the loop. */

@@ -103,6 +103,11 @@ export interface CallSummary {
   sttSeconds: number;
   /** `start` → first greeting frame sent, ms. */
   greetingMs?: number;
+  /**
+   * The call went on in another stream (migration, <Pay>): only the per-call observer hears this end; call metrics
+   * and cost come once, from the last stream.
+   */
+  handedOver?: boolean;
 }
 
 /** What a reply asks the call to do after speaking. */
