@@ -66,6 +66,7 @@ export class DataStack extends Stack {
     );
 
     this.network = new Network(this, 'Network', {
+      cidr: stage.vpcCidr,
       availabilityZones: stage.availabilityZones,
       natGateways: stage.natGateways,
       logsKey: this.platformKey,
@@ -92,7 +93,9 @@ export class DataStack extends Stack {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ expiration: Duration.days(Math.max(stage.logRetentionDays, 30)), noncurrentVersionExpiration: Duration.days(7) }],
       removalPolicy,
-      autoDeleteObjects: false,
+      // Versioned, so a plain DESTROY fails on a non-empty bucket: where data is not protected (dev, staging),
+      // empty it (every version) on stack deletion so `cdk destroy` completes.
+      autoDeleteObjects: !stage.protectData,
     });
     // Provider secrets start as random placeholders: these are the ones to fill in after the first deploy.
     const toFill = { Twilio: this.secrets.twilio, Deepgram: this.secrets.deepgram, Groq: this.secrets.groq, ElevenLabs: this.secrets.elevenlabs, Vapi: this.secrets.vapi };

@@ -263,7 +263,7 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     s().serviceTemplate.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       HealthCheckPath: '/healthz',
       TargetType: 'ip',
-      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(stage.media.drainSeconds) }]),
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(stage.media.deregistrationDelaySeconds) }]),
     });
     s().serviceTemplate.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
       LoadBalancerAttributes: Match.arrayWith([
