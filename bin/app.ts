@@ -1,7 +1,7 @@
 // Builds the CDK app for one stage: DataStack + ServiceStack, with the cdk-nag AwsSolutions and PCI DSS packs.
 import { Annotations, App, type AppProps, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, PCIDSS321Checks } from 'cdk-nag';
-import { describePlaceholders, PlaceholderError, placeholdersIn, resolveStage, type StageConfig } from '../lib/config';
+import { type CpuArchitecture, describePlaceholders, PlaceholderError, placeholdersIn, resolveStage, type StageConfig, UnknownStageError } from '../lib/config';
 import { DataStack } from '../lib/data-stack';
 import { ServiceStack } from '../lib/service-stack';
 
@@ -18,7 +18,7 @@ export interface VoiceAgentApp {
  */
 export function buildApp(props: AppProps = {}, processEnv: NodeJS.ProcessEnv = process.env): VoiceAgentApp {
   const app = new App(props);
-  const stage = resolveStage(app.node.tryGetContext('stage'));
+  const stage = withArchitecture(resolveStage(app.node.tryGetContext('stage')), app.node.tryGetContext('arch'));
   const placeholders = describePlaceholders(stage, placeholdersIn(stage));
   if (placeholders && placeholderMode(app, processEnv) === 'error') {
     throw new PlaceholderError(`${placeholders}\nA deploy with these would fail or reach nobody. Replace them, then deploy again.`);
@@ -49,4 +49,15 @@ export function buildApp(props: AppProps = {}, processEnv: NodeJS.ProcessEnv = p
 function placeholderMode(app: App, env: NodeJS.ProcessEnv): 'error' | 'warn' {
   if (env.CDK_DEFAULT_ACCOUNT) return 'error';
   return app.node.tryGetContext('placeholders') === 'error' ? 'error' : 'warn';
+}
+
+/**
+ * `-c arch=x86_64|arm64` overrides the stage's image architecture for one synth/deploy (e.g. a build machine without
+ * arm64 emulation); anything else is refused with the valid values.
+ */
+function withArchitecture(stage: StageConfig, arch: unknown): StageConfig {
+  if (arch === undefined) return stage;
+  const valid: CpuArchitecture[] = ['arm64', 'x86_64'];
+  if (!valid.includes(arch as CpuArchitecture)) throw new UnknownStageError(`unknown arch "${String(arch)}": valid values are ${valid.join(', ')}`);
+  return { ...stage, cpuArchitecture: arch as CpuArchitecture };
 }

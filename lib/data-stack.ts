@@ -103,6 +103,15 @@ export class DataStack extends Stack {
       new CfnOutput(this, `${name}SecretArn`, { value: secret.secretArn, description: `Put the ${name} value here (aws secretsmanager put-secret-value)` });
     }
 
+    // What the operator tools (npm run seed / preflight / drill / secrets -- --stage NAME) read by name.
+    const named = {
+      BusinessTableName: [this.tables.business.tableName, 'Business data table (npm run seed -- --stage NAME writes here)'],
+      IdempotencyTableName: [this.tables.idempotency.tableName, 'Powertools idempotency records'],
+      TranscriptsTableName: [this.transcripts.table.tableName, 'Call transcripts'],
+      RedisReplicationGroupId: [this.cache.replicationGroup.ref, 'ElastiCache replication group (npm run preflight / drill)'],
+    } as const;
+    for (const [id, [value, description]] of Object.entries(named)) new CfnOutput(this, id, { value, description });
+
     const why = {
       'AwsSolutions-S1': 'This bucket is the access-log destination itself; logging it into another bucket only moves the problem.',
       'PCI.DSS.321-S3BucketLoggingEnabled': 'This bucket is the access-log destination itself; logging it into another bucket only moves the problem.',
