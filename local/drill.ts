@@ -85,12 +85,16 @@ export async function runFailoverDrill(o: { ec: ElastiCacheClient; groupId: stri
   const loops = Array.from({ length: o.calls }, loop);
   await new Promise((r) => setTimeout(r, o.warmupMs ?? 5000));
   let statuses: string[] = [];
+  let failed: unknown;
   try {
     statuses = await failoverAndWait(o.ec, o.groupId, { pollMs: o.pollMs, timeoutMs: o.timeoutMs, log: o.log });
-  } finally {
-    recovered = true;
+  } catch (err) {
+    failed = err;
   }
+  recovered = true;
+  // Let the calls in flight finish either way, so no caller is cut by the drill itself.
   await Promise.all(loops);
+  if (failed) throw failed;
   return { summary: summarizeDrill(reports), statuses };
 }
 
