@@ -1,4 +1,5 @@
 // Shared by the operator tools (preflight, drill, secrets, seed --stage): a deployed stage's names, outputs and SDK config.
+import { pathToFileURL } from 'node:url';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { resolveStage, type StageConfig } from '../lib/config';
 
@@ -58,4 +59,16 @@ export function stageFromArg(name: string | undefined): StageConfig {
 /** True when argv asks for usage. */
 export function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
+}
+
+/** Runs `main` when `moduleUrl` is the script node was started with; exits with its code, or `errorCode` on a throw. */
+export function runCli(moduleUrl: string, prog: string, main: (argv: string[]) => Promise<number>, errorCode = 1): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`${prog}: ${(err as Error).message}`);
+      process.exit(errorCode);
+    },
+  );
 }

@@ -1,11 +1,10 @@
 // `npm run drill -- redis-failover --stage NAME`: ElastiCache TestFailover while simulated calls run against the stage.
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeReplicationGroupsCommand, ElastiCacheClient, TestFailoverCommand } from '@aws-sdk/client-elasticache';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CallReport } from './caller/caller';
-import { type AwsClientConfig, clientConfig, requireOutput, stackNames, stackOutputs, stageFromArg, wantsHelp } from './aws-stage';
+import { type AwsClientConfig, clientConfig, requireOutput, stackNames, stackOutputs, runCli, stageFromArg, wantsHelp } from './aws-stage';
 
 export const USAGE = `usage: npm run drill -- redis-failover --stage <dev|staging|prod> [--calls 3] [--scenario booking] [--timeout-min 20]
 Starts simulated calls against the stage's voice webhook (signed with the stage's Twilio auth token; real
@@ -135,12 +134,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`drill: ${(err as Error).message}`);
-      process.exit(2);
-    },
-  );
-}
+runCli(import.meta.url, 'drill', main, 2);

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { arch } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ACMClient, DescribeCertificateCommand } from '@aws-sdk/client-acm';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
@@ -13,7 +13,7 @@ import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { provisionedConcurrencyFor, type StageConfig } from '../lib/config';
 import { discoverTools } from '../lib/constructs/tools-api';
-import { type AwsClientConfig, clientConfig, stackNames, stackOutputs, stageFromArg, wantsHelp } from './aws-stage';
+import { type AwsClientConfig, clientConfig, stackNames, stackOutputs, runCli, stageFromArg, wantsHelp } from './aws-stage';
 import { PROVIDER_SECRETS } from './secrets';
 
 export const USAGE = `usage: npm run preflight -- --stage <dev|staging|prod> [--number +1NPANXXXXXX] [--before-deploy]
@@ -232,12 +232,4 @@ async function main(argv: string[]): Promise<number> {
   return results.every((r) => r.ok) ? 0 : 1;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`preflight: ${(err as Error).message}`);
-      process.exit(2);
-    },
-  );
-}
+runCli(import.meta.url, 'preflight', main, 2);

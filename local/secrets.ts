@@ -9,12 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { type AwsClientConfig, clientConfig, requireOutput, stackNames, stackOutputs, stageFromArg, wantsHelp } from './aws-stage';
+import { type AwsClientConfig, clientConfig, requireOutput, stackNames, stackOutputs, runCli, stageFromArg, wantsHelp } from './aws-stage';
 
 export const USAGE = `usage: npm run secrets -- --stage <dev|staging|prod> [--file secrets.json] [--no-roll]
 Fills the stage's provider secrets and rolls the media service so new tasks read them.
@@ -129,12 +128,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`secrets: ${(err as Error).message}`);
-      process.exit(1);
-    },
-  );
-}
+runCli(import.meta.url, 'secrets', main);
