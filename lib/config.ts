@@ -77,23 +77,31 @@ export interface MediaServiceSizing {
   /** Autoscaling keeps the average ActiveCalls per task at this share of callsPerTask. */
   readonly targetUtilization: number;
   /**
-   * ALB deregistration delay: how long a task being replaced keeps serving its open calls before SIGTERM.
-   * Set it to at least the p99 call length (numbers.md §3.5; ALB allows 0–3600 s).
+   * ALB deregistration delay (s). What ECS really does when it stops a task behind a load balancer: it
+   * deregisters the target, waits out this delay (the ALB sends no new requests to it and, when the delay ends,
+   * closes the connections still open), and only then sends SIGTERM
+   * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/load-balancer-connection-draining.html).
+   * A long delay therefore keeps a doomed task's calls for minutes and then cuts them anyway. With live-call
+   * migration on SIGTERM (issue 11) the delay only has to cover in-flight webhook requests, so it is short.
+   * ALB allows 0–3600 s.
    */
-  readonly drainSeconds: number;
+  readonly deregistrationDelaySeconds: number;
 }
 
 /** Alarm thresholds. */
 export interface AlarmThresholds {
   /** p95 VoiceToVoice (ms) above which the latency alarm fires. */
   readonly p95VoiceToVoiceMs: number;
-  /** p95 ToolLatency per tool (ms). */
+  /** p95 ToolRoundTrip per tool (ms): the tool call as the media service waits for it. */
   readonly p95ToolMs: number;
   /** Average CostPerCall (USD) over the alarm period. */
   readonly avgCostPerCallUsd: number;
   /** ProviderErrors per 5 minutes (sum over providers). */
   readonly providerErrorsPer5Min: number;
 }
+
+/** CPU architecture of the media image and its Fargate tasks. */
+export type CpuArchitecture = 'arm64' | 'x86_64';
 
 /** Everything that differs between deployments of the stack. */
 export interface StageConfig {
@@ -122,6 +130,17 @@ export interface StageConfig {
   readonly region: string;
   /** Two AZs of `region`, explicit so `cdk synth` needs no AWS lookup (and no credentials). */
   readonly availabilityZones: readonly [string, string];
+  /**
+   * The stage's VPC range. Distinct per stage (10.40/16, 10.41/16, 10.42/16), so stages can be peered or joined by
+   * a transit gateway: VPC peering does not support overlapping CIDR blocks
+   * (https://docs.aws.amazon.com/vpc/latest/peering/vpc-peering-basics.html).
+   */
+  readonly vpcCidr: string;
+  /**
+   * Architecture of the media image and tasks. arm64 (Graviton) is ~20% cheaper per vCPU-hour; building it on an
+   * x86_64 machine needs QEMU emulation through Docker buildx (see README Deploy). x86_64 builds natively there.
+   */
+  readonly cpuArchitecture: CpuArchitecture;
   /** NAT gateways: 1 saves ~$33/month in dev; 2 keeps egress up when one AZ fails. */
   readonly natGateways: 1 | 2;
   /** Public host name Twilio reaches (e.g. voice.example.com); needed with a certificate. */
@@ -162,6 +181,12 @@ export interface StageConfig {
 /** Groq's current models (numbers.md §0: the Llama models were decommissioned for self-serve 2026-08-16). */
 const GROQ_MODELS = { modelSmall: 'openai/gpt-oss-20b', modelLarge: 'openai/gpt-oss-120b' } as const;
 
+/**
+ * 30 s: long enough for a webhook or a `<Connect><Stream>` upgrade already in flight to finish; live calls do not
+ * wait it out, they migrate to another task on SIGTERM (issue 11), which comes only after this delay.
+ */
+export const DEREGISTRATION_DELAY_SECONDS = 30;
+
 /** The deployable stages, selected with `cdk synth -c stage=NAME`. */
 export const stages = {
   dev: {
@@ -169,8 +194,10 @@ export const stages = {
     account: '111111111111',
     region: 'us-east-1',
     availabilityZones: ['us-east-1a', 'us-east-1b'],
+    vpcCidr: '10.40.0.0/16',
+    cpuArchitecture: 'arm64',
     natGateways: 1,
-    media: { minTasks: 1, maxTasks: 2, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, drainSeconds: 120 },
+    media: { minTasks: 1, maxTasks: 2, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, deregistrationDelaySeconds: DEREGISTRATION_DELAY_SECONDS },
     provisionedConcurrency: { default: 0, overrides: {} },
     transcriptRetentionDays: 7,
     alarms: { p95VoiceToVoiceMs: 1500, p95ToolMs: 300, avgCostPerCallUsd: 0.15, providerErrorsPer5Min: 20 },
@@ -188,10 +215,12 @@ export const stages = {
     account: '111111111111',
     region: 'us-east-1',
     availabilityZones: ['us-east-1a', 'us-east-1b'],
+    vpcCidr: '10.41.0.0/16',
+    cpuArchitecture: 'arm64',
     natGateways: 1,
     domainName: 'voice-staging.example.com',
     certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000001',
-    media: { minTasks: 2, maxTasks: 4, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, drainSeconds: 600 },
+    media: { minTasks: 2, maxTasks: 4, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, deregistrationDelaySeconds: DEREGISTRATION_DELAY_SECONDS },
     provisionedConcurrency: { default: 1, overrides: {} },
     transcriptRetentionDays: 30,
     alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 200, avgCostPerCallUsd: 0.12, providerErrorsPer5Min: 10 },
@@ -210,10 +239,12 @@ export const stages = {
     account: '111111111111',
     region: 'us-east-1',
     availabilityZones: ['us-east-1a', 'us-east-1b'],
+    vpcCidr: '10.42.0.0/16',
+    cpuArchitecture: 'arm64',
     natGateways: 2,
     domainName: 'voice.example.com',
     certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000002',
-    media: { minTasks: 2, maxTasks: 20, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, drainSeconds: 900 },
+    media: { minTasks: 2, maxTasks: 20, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, deregistrationDelaySeconds: DEREGISTRATION_DELAY_SECONDS },
     // check_availability runs in nearly every booking call before the agent can answer: keep more warm.
     provisionedConcurrency: { default: 2, overrides: { check_availability: 4 } },
     transcriptRetentionDays: 90,
@@ -255,4 +286,48 @@ export function resolveStage(name: unknown): StageConfig {
 /** Provisioned concurrency for the function `name` (tool name or `vapi`) in `stage`. */
 export function provisionedConcurrencyFor(stage: StageConfig, name: string): number {
   return stage.provisionedConcurrency.overrides[name] ?? stage.provisionedConcurrency.default;
+}
+
+/** A stage value that only stands in for the operator's own (synth works, a deploy must not). */
+export interface Placeholder {
+  readonly field: string;
+  readonly value: string;
+  readonly fix: string;
+}
+
+/** The synth-only stand-in account; no real account has this id. */
+export const PLACEHOLDER_ACCOUNT = '111111111111';
+
+/**
+ * The placeholders left in `stage`. example.com is reserved for documentation (RFC 2606 §3); 555-0100…0199 are
+ * the North American numbers reserved for fiction and
+ * area code 555 is not in service, so no transfer would ever reach a person.
+ */
+export function placeholdersIn(stage: StageConfig): Placeholder[] {
+  const found: Placeholder[] = [];
+  const add = (field: string, value: string | undefined, bad: (v: string) => boolean, fix: string) => {
+    if (value !== undefined && bad(value)) found.push({ field, value, fix });
+  };
+  const where = `lib/config.ts stages.${stage.name}`;
+  add('account', stage.account, (v) => v === PLACEHOLDER_ACCOUNT, `set ${where}.account to your 12-digit account id (aws sts get-caller-identity)`);
+  add(
+    'certificateArn',
+    stage.certificateArn,
+    (v) => v.includes(`:${PLACEHOLDER_ACCOUNT}:`) || /certificate\/0{8}-0{4}-0{4}-0{4}-0{11}\d$/.test(v),
+    `request a certificate for ${stage.domainName ?? 'your domain'} in ${stage.region} (aws acm request-certificate) and put its ARN in ${where}.certificateArn`,
+  );
+  add('domainName', stage.domainName, (v) => /(^|\.)example\.(com|org|net)$/.test(v), `set ${where}.domainName to a host name you control`);
+  add('transferNumber', stage.transferNumber, (v) => /^\+1555\d{7}$|^\+1\d{3}55501\d{2}$/.test(v), `set ${where}.transferNumber to the E.164 number of a real person`);
+  add('alarmEmail', stage.alarmEmail, (v) => /@example\.(com|org|net)$/.test(v), `set ${where}.alarmEmail to an inbox someone reads`);
+  return found;
+}
+
+/** Thrown when a deploy would use a placeholder; the message names each one and how to replace it. */
+export class PlaceholderError extends Error {}
+
+/** The message listing `found` (empty string when none). */
+export function describePlaceholders(stage: StageConfig, found: readonly Placeholder[]): string {
+  if (found.length === 0) return '';
+  const lines = found.map((p) => `  ${p.field} = ${p.value}: ${p.fix}`);
+  return `stage ${stage.name} still has placeholder values:\n${lines.join('\n')}`;
 }

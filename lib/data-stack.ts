@@ -66,6 +66,7 @@ export class DataStack extends Stack {
     );
 
     this.network = new Network(this, 'Network', {
+      cidr: stage.vpcCidr,
       availabilityZones: stage.availabilityZones,
       natGateways: stage.natGateways,
       logsKey: this.platformKey,
@@ -92,13 +93,24 @@ export class DataStack extends Stack {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ expiration: Duration.days(Math.max(stage.logRetentionDays, 30)), noncurrentVersionExpiration: Duration.days(7) }],
       removalPolicy,
-      autoDeleteObjects: false,
+      // Versioned, so a plain DESTROY fails on a non-empty bucket: where data is not protected (dev, staging),
+      // empty it (every version) on stack deletion so `cdk destroy` completes.
+      autoDeleteObjects: !stage.protectData,
     });
     // Provider secrets start as random placeholders: these are the ones to fill in after the first deploy.
     const toFill = { Twilio: this.secrets.twilio, Deepgram: this.secrets.deepgram, Groq: this.secrets.groq, ElevenLabs: this.secrets.elevenlabs, Vapi: this.secrets.vapi };
     for (const [name, secret] of Object.entries(toFill)) {
       new CfnOutput(this, `${name}SecretArn`, { value: secret.secretArn, description: `Put the ${name} value here (aws secretsmanager put-secret-value)` });
     }
+
+    // What the operator tools (npm run seed / preflight / drill / secrets -- --stage NAME) read by name.
+    const named = {
+      BusinessTableName: [this.tables.business.tableName, 'Business data table (npm run seed -- --stage NAME writes here)'],
+      IdempotencyTableName: [this.tables.idempotency.tableName, 'Powertools idempotency records'],
+      TranscriptsTableName: [this.transcripts.table.tableName, 'Call transcripts'],
+      RedisReplicationGroupId: [this.cache.replicationGroup.ref, 'ElastiCache replication group (npm run preflight / drill)'],
+    } as const;
+    for (const [id, [value, description]] of Object.entries(named)) new CfnOutput(this, id, { value, description });
 
     const why = {
       'AwsSolutions-S1': 'This bucket is the access-log destination itself; logging it into another bucket only moves the problem.',

@@ -92,6 +92,9 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'LoadBalancerDns', { value: this.media.loadBalancer.loadBalancerDnsName, description: 'CNAME/alias target for the domain name' });
     new CfnOutput(this, 'ToolsUrl', { value: `https://${api.apiId}.execute-api.${this.region}.${this.urlSuffix}` });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
+    // npm run secrets rolls the service after filling secrets; npm run preflight checks provisioned concurrency.
+    new CfnOutput(this, 'ClusterName', { value: this.media.cluster.clusterName });
+    new CfnOutput(this, 'ServiceName', { value: this.media.service.serviceName });
     if (this.toolsApi.privacy) {
       new CfnOutput(this, 'PrivacyFunctionName', { value: this.toolsApi.privacy.functionName, description: 'aws lambda invoke with {"action":"export"|"forget","phone":"+1..."}' });
     }

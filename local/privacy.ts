@@ -19,7 +19,12 @@ function parseArgs(argv: string[]): { action: string; phone: string } {
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const args = parseArgs(argv);
   if (!args.action || !args.phone) {
     process.stderr.write(`${USAGE}\n`);
     return 2;

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { createObservability, type Observability } from './observability/instruments';
 import { logger } from './observability/logger';
 import { createMediaServer } from './server';
+import { startTaskProtection } from './task-protection';
 
 let config: Config;
 try {
@@ -32,6 +33,8 @@ const runtime = await createCallHandler(config, logger, {
 const media = createMediaServer({ config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics });
 observability.service.setActiveCalls(() => media.activeCalls());
 observability.service.startActiveCallsReporter();
+// Scale-in never picks a task with live calls: ECS task protection while any are up (no-op without ECS_AGENT_URI).
+const protection = startTaskProtection({ agentUri: process.env.ECS_AGENT_URI, activeCalls: () => media.activeCalls(), log: logger });
 const port = await media.listen(config.PORT).catch(bootFailed);
 logger.info({ port, stage: config.STAGE, maxCalls: config.MAX_CALLS }, 'media service listening');
 
@@ -49,6 +52,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     process.exit(1);
   }
   stopping = true;
+  protection.stop();
   logger.info({ signal, activeCalls: media.activeCalls(), drainSeconds: config.DRAIN_SECONDS }, 'shutting down');
   try {
     // ECS sends SIGTERM, then SIGKILL after the task's stopTimeout (max 120 s); DRAIN_SECONDS stays below it.

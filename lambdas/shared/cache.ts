@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Redis, type RedisOptions } from 'ioredis';
+import { elastiCacheRedisOptions, parseRedisUrl } from '../../fargate/src/store/redis';
 import type { RedisTarget } from './config';
 import type { CallMeasures, ToolMetrics } from './observability';
 import { secretValue } from './secrets';
@@ -96,17 +97,13 @@ export class RedisStore implements CacheStore {
       retryStrategy: (times) => (!everReady || times > 3 ? null : Math.min(50 * 2 ** (times - 1), 400)),
       // No INFO round trip before 'ready' (ElastiCache is never loading from disk when it accepts connections).
       enableReadyCheck: false,
-      // RESP2: a plain `AUTH <token>`, ElastiCache's AUTH-token handshake (ioredis 6 defaults to HELLO 3 AUTH default <token>).
-      protocol: 2,
-      ...(password ? { password } : {}),
       // CLIENT SETNAME, so `CLIENT LIST` shows which service holds a connection.
       ...(this.opts.clientName ? { connectionName: this.opts.clientName } : {}),
     };
-    // `rediss://` turns TLS on from the URL; REDIS_TLS does it for host/port (SNI = the ElastiCache endpoint name).
-    const client =
-      t.kind === 'url'
-        ? new Redis(t.url, options)
-        : new Redis({ ...options, host: t.host, port: t.port, ...(t.tls ? { tls: { servername: t.host } } : {}) });
+    // The one ElastiCache AUTH-token form (`AUTH <token>`, TLS with SNI) shared with the media service:
+    // `rediss://` turns TLS on from the URL, REDIS_TLS does it for host/port; a secret's token wins over the URL's.
+    const endpoint = t.kind === 'url' ? parseRedisUrl(t.url) : { host: t.host, port: t.port, tls: t.tls };
+    const client = new Redis({ ...options, ...elastiCacheRedisOptions({ ...endpoint, ...(password ? { authToken: password } : {}) }) });
     // ioredis emits 'error' on every socket failure; without a listener it prints each one as unhandled.
     // Only the error's name is logged: messages can carry the host, never the AUTH token, but keep logs lean.
     client.on('error', (err: Error) => this.opts.logger?.debug('redis socket error', { error: err.name }));

@@ -110,7 +110,7 @@ async function execute(runtime: ToolRuntime, impl: ToolImpl, args: unknown, req:
 /**
  * Runs one tool call: unknown tool → 404 listing the tools; invalid arguments → 400 naming the field;
  * otherwise 200 with the tool's output, or with the speakable "couldn't reach that system" result when the
- * data source fails or outlasts the budget. Records ToolLatency and the cache counts for the call.
+ * data source fails or outlasts the budget. Records ToolHandlerTime and the cache counts for the call.
  */
 export async function dispatch(runtime: ToolRuntime, tools: readonly ToolImpl[], name: string, req: ToolRequest): Promise<DispatchOutcome> {
   const impl = tools.find((t) => t.contract.name === name);

@@ -1,4 +1,4 @@
-// Powertools logger and the tool metrics (ToolLatency, CacheHit/Miss/Errors; namespace VoiceAgent; dimensions Stage, Tool).
+// Powertools logger and the tool metrics (ToolHandlerTime, CacheHit/Miss/Errors; namespace VoiceAgent; dimensions Stage, Tool).
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMESPACE, TOOL_METRICS } from '../../fargate/src/observability/metric-names';
@@ -44,7 +44,7 @@ export class ToolMetrics {
   record(tool: string, latencyMs: number, m: CallMeasures): void {
     if (!this.enabled) return;
     this.metrics.addDimension('Tool', tool);
-    this.metrics.addMetric('ToolLatency', UNIT[TOOL_METRICS.ToolLatency], latencyMs);
+    this.metrics.addMetric('ToolHandlerTime', UNIT[TOOL_METRICS.ToolHandlerTime], latencyMs);
     this.metrics.addMetric('CacheHit', UNIT[TOOL_METRICS.CacheHit], m.hits);
     this.metrics.addMetric('CacheMiss', UNIT[TOOL_METRICS.CacheMiss], m.misses);
     this.metrics.addMetric('CacheErrors', UNIT[TOOL_METRICS.CacheErrors], m.errors);

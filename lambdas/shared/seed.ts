@@ -119,22 +119,73 @@ export async function createAndSeed(target: TableTarget & { timeZone: string; no
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { endpoint: { type: 'string' }, days: { type: 'string' } } });
-  const config = readToolsConfig({ ...process.env, ...(values.endpoint ? { DYNAMODB_ENDPOINT: values.endpoint } : {}) });
+const USAGE = `usage: npm run seed -- --stage <dev|staging|prod> [--days N]   seed a deployed stage's business table
+       npm run seed -- --endpoint <url> [--days N]                    create and seed local tables (dynalite)
+--stage reads the table names from the stage's Data stack outputs (AWS credentials for its account);
+--endpoint uses static local credentials and BUSINESS_TABLE / IDEMPOTENCY_TABLE (defaults business / idempotency).`;
+
+/** Test seams: where the CloudFormation client and the DynamoDB client point (real AWS when absent). */
+export interface SeedAwsOptions {
+  aws?: { endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } };
+  dynamoEndpoint?: string;
+}
+
+/** The business table of a deployed stage, from its Data stack's BusinessTableName output. */
+export async function deployedBusinessTable(stageName: string, aws: SeedAwsOptions['aws'] = {}): Promise<{ table: string; region: string }> {
+  const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
+  const { clientConfig, requireOutput, stackNames, stackOutputs, stageFromArg } = await import('../../local/aws-stage');
+  const stage = stageFromArg(stageName);
+  const cfn = new CloudFormationClient(clientConfig(stage, aws));
+  try {
+    const name = stackNames(stage).data;
+    return { table: requireOutput(await stackOutputs(cfn, name), 'BusinessTableName', name), region: stage.region };
+  } finally {
+    cfn.destroy();
+  }
+}
+
+/**
+ * `npm run seed`: `--stage NAME` writes into the deployed stage's own (encrypted) table, never creating one;
+ * `--endpoint URL` creates and seeds local tables. Neither is refused: without a target the SDK would reach the
+ * real account and create stray unencrypted tables there.
+ */
+export async function seedMain(argv: string[], env: NodeJS.ProcessEnv = process.env, opts: SeedAwsOptions = {}, log = console.log): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { endpoint: { type: 'string' }, stage: { type: 'string' }, days: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    log(USAGE);
+    return 0;
+  }
+  const days = values.days ? Number(values.days) : undefined;
+  if (days !== undefined && !(Number.isInteger(days) && days > 0)) throw new Error(`--days must be a positive whole number, got ${values.days}`);
+  if (values.stage && values.endpoint) throw new Error('pass either --stage (deployed) or --endpoint (local), not both');
+  if (values.stage) {
+    const config = readToolsConfig(env);
+    const { table, region } = await deployedBusinessTable(values.stage, opts.aws);
+    const client = createDynamoClient({ region, endpoint: opts.dynamoEndpoint });
+    try {
+      const summary = await seedBusinessData({ doc: documentClient(client), businessTable: table, timeZone: config.timeZone, days });
+      log(`seeded ${table} (stage ${values.stage}): ${summary.services.length} services, ${summary.days} days of slots from ${summary.today}, 3 customers, 4 shipments`);
+    } finally {
+      client.destroy();
+    }
+    return 0;
+  }
+  if (!values.endpoint) throw new Error(`no target: pass --stage NAME for a deployed stage or --endpoint URL for local tables\n${USAGE}`);
+  const config = readToolsConfig({ ...env, DYNAMODB_ENDPOINT: values.endpoint });
   const summary = await createAndSeed({
     businessTable: config.businessTable,
     idempotencyTable: config.idempotencyTable,
     endpoint: config.dynamodbEndpoint,
     region: config.region,
     timeZone: config.timeZone,
-    days: values.days ? Number(values.days) : undefined,
+    days,
   });
-  console.log(`seeded ${config.businessTable}: ${summary.services.length} services, ${summary.days} days of slots from ${summary.today}, 3 customers, 4 shipments`);
+  log(`seeded ${config.businessTable}: ${summary.services.length} services, ${summary.days} days of slots from ${summary.today}, 3 customers, 4 shipments`);
+  return 0;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err) => {
+  seedMain(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });

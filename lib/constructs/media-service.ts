@@ -1,6 +1,6 @@
 // The media service: Fargate (arm64) behind an ALB, draining, autoscaling on active calls, least-privilege roles.
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -20,8 +20,29 @@ import { dynamoKmsStatement } from './tools-api';
 
 /** Port the media service listens on (fargate/src/config.ts PORT default). */
 export const CONTAINER_PORT = 8080;
-/** Fargate's maximum stopTimeout (numbers.md §3.5): the last-resort window after SIGTERM before SIGKILL. */
+/**
+ * Fargate's maximum stopTimeout: the window after SIGTERM before SIGKILL ("For tasks using the Fargate launch type,
+ * the max stop timeout value is 120 seconds", ContainerDefinition.StopTimeout,
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html). SIGTERM is when the
+ * media service migrates its live calls to another task (issue 11); DRAIN_SECONDS stays 10 s inside it.
+ */
 export const STOP_TIMEOUT_SECONDS = 120;
+/**
+ * Prometheus metrics port (METRICS_PORT; the media service serves GET /metrics there, not on CONTAINER_PORT).
+ * 9464 is the OpenTelemetry Prometheus exporter's default. Reachable from inside the VPC only; the ALB never
+ * forwards it.
+ */
+export const METRICS_PORT = 9464;
+/**
+ * The only paths the ALB forwards (fargate/src/server.ts): the voice webhook, the `<Pay>` action and the Media
+ * Streams upgrade. /healthz is read by the ALB health check directly from the target, so it needs no rule;
+ * /ready and anything else answer 404 at the ALB.
+ */
+export const TWILIO_PATHS = ['/twiml', '/pay-result', '/media'] as const;
+/** Webhook and upgrade requests one client IP may send per 5 minutes before WAF blocks it (see attachWaf). */
+export function webhookRateLimit(stage: StageConfig): number {
+  return Math.max(100, 4 * stage.media.maxTasks * stage.media.callsPerTask);
+}
 /**
  * ALB idle timeout, at the 4000 s maximum: above the longest call we allow. Media Streams sends a frame every
  * 20 ms, so a live call is never idle; this only bounds how long a silent, stuck socket can linger.
@@ -65,12 +86,14 @@ export interface MediaServiceProps {
 }
 
 /**
- * Draining, in ECS's order (numbers.md §3.5): on scale-in or deploy the task is deregistered and keeps its open
- * WebSockets for the deregistration delay (`stage.media.drainSeconds`, ≥ p99 call length) while the ALB sends
- * new calls elsewhere; then SIGTERM, after which the service has STOP_TIMEOUT_SECONDS to say goodbye and close
- * (DRAIN_SECONDS is set 10 s inside that). Autoscaling never picks a task with calls in flight because the
- * service sets ECS task scale-in protection while it has active calls (the task role may call
- * ecs:UpdateTaskProtection; the agent endpoint ECS_AGENT_URI is injected by Fargate).
+ * Stopping a task, in ECS's order: ECS deregisters the target; the ALB stops sending it new requests and, after
+ * the deregistration delay (`stage.media.deregistrationDelaySeconds`, 30 s), closes what is still open; only
+ * then does ECS send SIGTERM, and SIGKILL STOP_TIMEOUT_SECONDS later
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/load-balancer-connection-draining.html).
+ * On SIGTERM the service migrates its live calls (issue 11). Scale-in never picks a task with live calls: the
+ * service sets ECS task scale-in protection while it has any (fargate/src/task-protection.ts, through the agent
+ * endpoint ECS_AGENT_URI that Fargate injects; the task role may call ecs:UpdateTaskProtection). Deployments
+ * replace protected tasks too, but only after the protection expires (at most 48 h) or is cleared.
  */
 export class MediaService extends Construct {
   readonly cluster: ecs.Cluster;
@@ -102,6 +125,8 @@ export class MediaService extends Construct {
       securityGroup: albSg,
       idleTimeout: Duration.seconds(ALB_IDLE_TIMEOUT_SECONDS),
       dropInvalidHeaderFields: true,
+      // Prod: the ALB is what Twilio's numbers point at; a stray delete would silence every call.
+      deletionProtection: stage.protectData,
     });
     this.loadBalancer.logAccessLogs(props.accessLogsBucket, `alb-${stage.name}`);
     this.attachWaf(stage, props);
@@ -119,7 +144,7 @@ export class MediaService extends Construct {
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       cpu: stage.media.cpu,
       memoryLimitMiB: stage.media.memoryMiB,
-      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      runtimePlatform: { cpuArchitecture: ARCH[stage.cpuArchitecture].ecs, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
       taskRole,
     });
 
@@ -132,9 +157,12 @@ export class MediaService extends Construct {
     const container = this.taskDefinition.addContainer('media', {
       image: ecs.ContainerImage.fromAsset(props.projectRoot, {
         file: path.join('fargate', 'Dockerfile'),
-        platform: Platform.LINUX_ARM64,
+        platform: ARCH[stage.cpuArchitecture].docker,
       }),
-      portMappings: [{ containerPort: CONTAINER_PORT }],
+      portMappings: [
+        { containerPort: CONTAINER_PORT, name: 'http' },
+        { containerPort: METRICS_PORT, name: 'metrics' },
+      ],
       stopTimeout: Duration.seconds(STOP_TIMEOUT_SECONDS),
       logging: ecs.LogDrivers.awsLogs({
         streamPrefix: 'media',
@@ -147,6 +175,7 @@ export class MediaService extends Construct {
       environment: {
         STAGE: stage.name,
         PORT: String(CONTAINER_PORT),
+        METRICS_PORT: String(METRICS_PORT),
         PUBLIC_URL: this.publicUrl,
         MAX_CALLS: String(stage.media.callsPerTask),
         DRAIN_SECONDS: String(STOP_TIMEOUT_SECONDS - 10),
@@ -184,6 +213,8 @@ export class MediaService extends Construct {
     // --- Service -------------------------------------------------------------------------------------------
     const taskSg = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc, description: 'Media tasks', allowAllOutbound: false });
     taskSg.connections.allowFrom(albSg, ec2.Port.tcp(CONTAINER_PORT), 'ALB to media service');
+    // Prometheus scrapes from inside the VPC only; no listener or target group ever points at this port.
+    taskSg.addIngressRule(ec2.Peer.ipv4(stage.vpcCidr), ec2.Port.tcp(METRICS_PORT), 'Prometheus scrape from inside the VPC');
     taskSg.connections.allowTo(props.redis.securityGroup, ec2.Port.tcp(props.redis.port), 'Redis (TLS)');
     // Twilio, Deepgram, Groq, ElevenLabs and the tools API are public HTTPS/WSS endpoints (through NAT).
     taskSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS/WSS to providers, tools API and AWS endpoints');
@@ -191,7 +222,9 @@ export class MediaService extends Construct {
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
-      desiredCount: stage.media.minTasks,
+      // No DesiredCount: "For existing services, if a desired count is not specified, it is omitted from the
+      // operation" (AWS::ECS::Service DesiredCount), so a deploy keeps what autoscaling set instead of resetting
+      // 20 tasks to the minimum. A new service starts at 1 and autoscaling raises it to minCapacity.
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { rollback: true },
@@ -208,7 +241,7 @@ export class MediaService extends Construct {
       protocol: elbv2.ApplicationProtocol.HTTP,
       targetType: elbv2.TargetType.IP,
       targets: [this.service],
-      deregistrationDelay: Duration.seconds(stage.media.drainSeconds),
+      deregistrationDelay: Duration.seconds(stage.media.deregistrationDelaySeconds),
       healthCheck: {
         path: HEALTH_CHECK_PATH,
         interval: Duration.seconds(10),
@@ -220,13 +253,14 @@ export class MediaService extends Construct {
     });
 
     if (secure) {
-      this.loadBalancer.addListener('Https', {
+      const https = this.loadBalancer.addListener('Https', {
         port: 443,
         protocol: elbv2.ApplicationProtocol.HTTPS,
         certificates: [elbv2.ListenerCertificate.fromArn(stage.certificateArn)],
         sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
-        defaultTargetGroups: [this.targetGroup],
+        defaultAction: NOT_FOUND,
       });
+      this.forwardTwilioPaths(https);
       const redirect = this.loadBalancer.addRedirect({ sourcePort: 80, targetPort: 443 });
       Validations.of(redirect).acknowledge({
         id: 'PCI.DSS.321-ELBv2ACMCertificateRequired',
@@ -236,8 +270,9 @@ export class MediaService extends Construct {
       const http = this.loadBalancer.addListener('Http', {
         port: 80,
         protocol: elbv2.ApplicationProtocol.HTTP,
-        defaultTargetGroups: [this.targetGroup],
+        defaultAction: NOT_FOUND,
       });
+      this.forwardTwilioPaths(http);
       const noCert = `Stage ${stage.name} has no certificate configured: plain HTTP for the simulated caller only (Twilio requires wss://, so real calls need certificateArn).`;
       Validations.of(http).acknowledge({ id: 'PCI.DSS.321-ALBHttpToHttpsRedirection', reason: noCert });
       Validations.of(http).acknowledge({ id: 'PCI.DSS.321-ELBv2ACMCertificateRequired', reason: noCert });
@@ -250,7 +285,7 @@ export class MediaService extends Construct {
       metric: metric(M.ActiveCalls, stage.name, { statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(1) }),
       targetValue: Math.round(stage.media.callsPerTask * stage.media.targetUtilization),
       scaleOutCooldown: Duration.seconds(60),
-      // Scale in slowly: a removed task drains for up to the deregistration delay anyway.
+      // Scale in slowly: tasks with live calls are protected anyway, so this only paces the idle ones.
       scaleInCooldown: Duration.minutes(5),
     });
 
@@ -295,7 +330,16 @@ export class MediaService extends Construct {
     });
   }
 
-  /** AWS WAF in front of the ALB: known-bad inputs and IP reputation, with logging. */
+  /** Forwards only TWILIO_PATHS to the tasks; the listener's default action answers everything else 404. */
+  private forwardTwilioPaths(listener: elbv2.ApplicationListener): void {
+    listener.addAction('TwilioPaths', {
+      priority: 10,
+      conditions: [elbv2.ListenerCondition.pathPatterns([...TWILIO_PATHS])],
+      action: elbv2.ListenerAction.forward([this.targetGroup]),
+    });
+  }
+
+  /** AWS WAF in front of the ALB: IP reputation, known-bad inputs, a per-IP rate limit on Twilio's paths; logged. */
   private attachWaf(stage: StageConfig, props: MediaServiceProps): void {
     const rule = (name: string, priority: number) => ({
       name,
@@ -309,18 +353,62 @@ export class MediaService extends Construct {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: `voice-agent-${stage.name}` },
-      rules: [rule('AWSManagedRulesAmazonIpReputationList', 0), rule('AWSManagedRulesKnownBadInputsRuleSet', 1)],
+      rules: [rule('AWSManagedRulesAmazonIpReputationList', 0), rule('AWSManagedRulesKnownBadInputsRuleSet', 1), webhookRateRule(stage, 2)],
     });
     new wafv2.CfnWebACLAssociation(this, 'WafAssociation', { resourceArn: this.loadBalancer.loadBalancerArn, webAclArn: acl.attrArn });
-    // WAF only delivers to log groups whose name starts with aws-waf-logs-.
+    // WAF only delivers to log groups whose name starts with aws-waf-logs-
+    // (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html). The name ends with this stack's
+    // own id (the UUID in its stack ARN), so a group retained from a deleted stack never blocks a new one.
+    const stackUuid = Fn.select(2, Fn.split('/', Stack.of(this).stackId));
     const wafLogs = new logs.LogGroup(this, 'WafLogs', {
-      logGroupName: `aws-waf-logs-voice-agent-${stage.name}`,
+      logGroupName: Fn.join('-', [`aws-waf-logs-voice-agent-${stage.name}`, stackUuid]),
       encryptionKey: props.logsKey,
       retention: stage.logRetentionDays as logs.RetentionDays,
       removalPolicy: props.removalPolicy,
     });
     new wafv2.CfnLoggingConfiguration(this, 'WafLogging', { resourceArn: acl.attrArn, logDestinationConfigs: [wafLogs.logGroupArn] });
   }
+}
+
+/** Fargate platform and Docker build platform per stage architecture. */
+const ARCH = {
+  arm64: { ecs: ecs.CpuArchitecture.ARM64, docker: Platform.LINUX_ARM64 },
+  x86_64: { ecs: ecs.CpuArchitecture.X86_64, docker: Platform.LINUX_AMD64 },
+} as const;
+
+/** Listener default: nothing but Twilio's paths reaches a task. */
+const NOT_FOUND = elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not Found' });
+
+/**
+ * Rate-based rule: a client IP sending more than webhookRateLimit() requests to the webhook or upgrade paths in
+ * the 5-minute window is blocked until its rate falls below the limit again (WAF rate-based rule statement,
+ * https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html). The limit is
+ * four requests per call slot of the whole fleet (webhook, upgrade, <Pay> result, one retry), so Twilio's own
+ * egress addresses, which carry many callers each, stay well under it while one attacker's address is capped.
+ */
+function webhookRateRule(stage: StageConfig, priority: number): wafv2.CfnWebACL.RuleProperty {
+  const pathIs = (p: string) => ({
+    byteMatchStatement: {
+      fieldToMatch: { uriPath: {} },
+      positionalConstraint: 'EXACTLY',
+      searchString: p,
+      textTransformations: [{ priority: 0, type: 'NONE' }],
+    },
+  });
+  return {
+    name: 'TwilioPathsRatePerIp',
+    priority,
+    action: { block: {} },
+    statement: {
+      rateBasedStatement: {
+        limit: webhookRateLimit(stage),
+        evaluationWindowSec: 300,
+        aggregateKeyType: 'IP',
+        scopeDownStatement: { orStatement: { statements: TWILIO_PATHS.map(pathIs) } },
+      },
+    },
+    visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: 'TwilioPathsRatePerIp' },
+  };
 }
 
 /** How cdk-nag renders the cluster's task ARN pattern in an IAM5 finding id. */

@@ -5,10 +5,9 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
-/** The VPC's address range: a literal so security-group rules can name it without a CloudFormation reference. */
-export const VPC_CIDR = '10.40.0.0/16';
-
 export interface NetworkProps {
+  /** The stage's VPC range (StageConfig.vpcCidr): a literal so security-group rules can name it without a reference. */
+  readonly cidr: string;
   /** Explicit AZs so synth never asks AWS for them. */
   readonly availabilityZones: readonly string[];
   readonly natGateways: number;
@@ -34,7 +33,7 @@ export class Network extends Construct {
     super(scope, id);
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr(VPC_CIDR),
+      ipAddresses: ec2.IpAddresses.cidr(props.cidr),
       availabilityZones: [...props.availabilityZones],
       natGateways: props.natGateways,
       subnetConfiguration: [
@@ -63,7 +62,7 @@ export class Network extends Construct {
       description: 'Interface endpoints: HTTPS from inside the VPC',
       allowAllOutbound: false,
     });
-    endpointSg.addIngressRule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), 'HTTPS from the VPC');
+    endpointSg.addIngressRule(ec2.Peer.ipv4(props.cidr), ec2.Port.tcp(443), 'HTTPS from the VPC');
     for (const [name, service] of Object.entries(interfaces)) {
       this.vpc.addInterfaceEndpoint(name, {
         service,

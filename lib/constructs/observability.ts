@@ -1,8 +1,9 @@
 // The dashboard and alarms: latency percentiles, cost per call, active calls, tools, errors → one SNS topic.
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -41,10 +42,28 @@ export class Observability extends Construct {
     const s = stage.name;
 
     this.topic = new sns.Topic(this, 'Alarms', { displayName: `Voice agent alarms (${s})`, masterKey: props.topicKey, enforceSSL: true });
+    // enforceSSL makes a topic policy, and a topic policy replaces SNS's default one: without this statement it
+    // holds only the non-TLS Deny and nothing may publish, so no alarm would ever notify. CloudWatch publishes as
+    // the service principal; the conditions keep it to this account's alarms of this stage (confused deputy,
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html and
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:${alarmNamePrefix(s)}*` },
+        },
+      }),
+    );
     if (stage.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(stage.alarmEmail));
     const notify = new actions.SnsAction(this.topic);
     const alarm = (alarmId: string, p: cloudwatch.CreateAlarmOptions & { metric: cloudwatch.Metric | cloudwatch.MathExpression }) => {
-      const a = p.metric.createAlarm(this, alarmId, { alarmName: `voice-agent-${s}-${alarmId}`, ...p });
+      const a = p.metric.createAlarm(this, alarmId, { alarmName: `${alarmNamePrefix(s)}${alarmId}`, ...p });
       a.addAlarmAction(notify);
       a.addOkAction(notify);
       this.alarms.push(a);
@@ -56,7 +75,10 @@ export class Observability extends Construct {
     const stages = [M.SttFinalDelay, M.LlmTimeToFirstToken, M.TtsTimeToFirstByte].map((n) => percentile(n, 'p95'));
     const cost = metric(M.CostPerCall, s, { statistic: cloudwatch.Stats.AVERAGE, period: FIVE_MIN, label: 'Average cost per call (USD)' });
     const active = metric(M.ActiveCalls, s, { statistic: cloudwatch.Stats.SUM, period: ONE_MIN, label: 'Active calls (all tasks)' });
-    const toolP95 = props.toolNames.map((tool) => metric(M.ToolLatency, s, { statistic: 'p95', period: FIVE_MIN, tool, label: `${tool} p95` }));
+    // Two tool timings: the round trip the media service waits for (network, API Gateway, cold start, handler)
+    // and the Lambda handler's own time. The alarm watches the first, what the caller hears as silence.
+    const toolRoundTripP95 = props.toolNames.map((tool) => metric(M.ToolRoundTrip, s, { statistic: 'p95', period: FIVE_MIN, tool, label: `${tool} round trip p95` }));
+    const toolHandlerP95 = props.toolNames.map((tool) => metric(M.ToolHandlerTime, s, { statistic: 'p95', period: FIVE_MIN, tool, label: `${tool} handler p95` }));
     // ProviderErrors carries a Provider dimension next to Stage: sum it over providers with a Metrics Insights query.
     const providerErrors = new cloudwatch.MathExpression({
       expression: `SELECT SUM(${M.ProviderErrors}) FROM SCHEMA("${METRIC_NAMESPACE}", Provider, Stage) WHERE Stage = '${s}'`,
@@ -64,7 +86,7 @@ export class Observability extends Construct {
       period: FIVE_MIN,
       label: 'Provider errors (all providers)',
     });
-    const failures = [M.CallsFailed, M.TranscriptWriteErrors].map((n) => metric(n, s, { statistic: cloudwatch.Stats.SUM, period: FIVE_MIN }));
+    const failures = [M.CallsFailed, M.TranscriptWriteErrors, M.TranscriptQueueOverflow].map((n) => metric(n, s, { statistic: cloudwatch.Stats.SUM, period: FIVE_MIN }));
 
     // --- Alarms ----------------------------------------------------------------------------------------------
     // Alarm metrics carry no label, so the alarm is a plain single-metric alarm (Statistic/ExtendedStatistic).
@@ -78,16 +100,25 @@ export class Observability extends Construct {
       alarmDescription: `p95 voice-to-voice latency above ${stage.alarms.p95VoiceToVoiceMs} ms`,
     });
     props.toolNames.forEach((tool) =>
-      alarm(`ToolLatencyP95-${tool}`, {
-        metric: metric(M.ToolLatency, s, { statistic: 'p95', period: FIVE_MIN, tool }),
+      alarm(`ToolRoundTripP95-${tool}`, {
+        metric: metric(M.ToolRoundTrip, s, { statistic: 'p95', period: FIVE_MIN, tool }),
         threshold: stage.alarms.p95ToolMs,
         evaluationPeriods: 3,
         datapointsToAlarm: 2,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `p95 latency of tool ${tool} above ${stage.alarms.p95ToolMs} ms`,
+        alarmDescription: `p95 round trip of tool ${tool} as the media service waits for it, above ${stage.alarms.p95ToolMs} ms`,
       }),
     );
+    // The bounded transcript writer queue spilled or dropped items: never silent (issue 11).
+    alarm('TranscriptQueueOverflow', {
+      metric: metric(M.TranscriptQueueOverflow, s, { statistic: cloudwatch.Stats.SUM, period: ONE_MIN }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: 'The transcript writer queue overflowed: turns were spilled or dropped (see README Operations: transcripts replay)',
+    });
     alarm('CostPerCallAverage', {
       metric: metric(M.CostPerCall, s, { statistic: cloudwatch.Stats.AVERAGE, period: FIVE_MIN }),
       threshold: stage.alarms.avgCostPerCallUsd,
@@ -171,11 +202,12 @@ export class Observability extends Construct {
           graph('Active calls', [active]),
         ],
         [
-          graph('Tool latency p95 by tool (ms)', toolP95, {
+          graph('Tool round trip p95, as the media service waits (ms)', toolRoundTripP95, {
             leftAnnotations: [{ value: stage.alarms.p95ToolMs, label: 'p95 alarm', color: cloudwatch.Color.RED }],
           }),
-          graph('Errors', [providerErrors, ...failures, elb5xx, target5xx]),
+          graph('Tool handler time p95, inside the Lambda (ms)', toolHandlerP95),
         ],
+        [graph('Errors', [providerErrors, ...failures, elb5xx, target5xx], { width: 24 })],
         [
           graph(
             'Lambda errors and throttles',
@@ -191,3 +223,8 @@ export class Observability extends Construct {
   }
 }
 
+
+/** Every alarm of a stage is named `${alarmNamePrefix(stage)}<id>`; the topic policy admits exactly these. */
+export function alarmNamePrefix(stage: string): string {
+  return `voice-agent-${stage}-`;
+}

@@ -155,9 +155,13 @@ export class ToolsApi extends Construct {
         integration: new HttpLambdaIntegration('VapiIntegration', this.vapi.alias),
         authorizer: new HttpLambdaAuthorizer('VapiSecret', this.vapiAuthorizer, {
           responseTypes: [HttpLambdaResponseType.SIMPLE],
-          identitySource: ['$request.header.x-vapi-secret'],
-          // The identity source is the secret itself, so a cached "allow" is only reused for the same secret.
-          resultsCacheTtl: Duration.minutes(5),
+          // Vapi sends either `x-vapi-secret` or `Authorization: Bearer` (lambdas/vapi/authorizer.ts). With an
+          // identity source, "if any specified identity source is missing, null, or empty, API Gateway returns a
+          // 401 Unauthorized response without calling your authorizer", so one header as the source would refuse
+          // the other form. No identity source means no authorizer caching, which API Gateway requires then
+          // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
+          identitySource: [],
+          resultsCacheTtl: Duration.seconds(0),
         }),
       });
     }

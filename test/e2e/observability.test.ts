@@ -1,4 +1,4 @@
-// End to end: a local booking call's CloudWatch EMF (per-turn latencies, ToolLatency per tool, CostPerCall with breakdown), the call record's cost, GET-able Prometheus.
+// End to end: a local booking call's CloudWatch EMF (per-turn latencies, ToolRoundTrip per tool, CostPerCall with breakdown), the call record's cost, GET-able Prometheus.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_METRICS } from '../../fargate/src/observability/metric-names';
 import type { CallReport } from '../../local/caller/caller';
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('observability of a local call', () => {
-  it("writes the call's EMF: per-turn latency arrays, ToolLatency per tool, CostPerCall with its breakdown; callSid only as a property", async () => {
+  it("writes the call's EMF: per-turn latency arrays, ToolRoundTrip per tool, CostPerCall with its breakdown; callSid only as a property", async () => {
     const docs = stack.emf.map((l) => JSON.parse(l) as Record<string, any>).filter((d) => d.callSid === report.callSid);
     const trace = stack.calls.get(report.callSid)!;
     const heard = trace.turns.filter((t) => !t.discarded && t.voiceToVoiceMs !== undefined);
@@ -35,7 +35,7 @@ describe('observability of a local call', () => {
     }
     const v2v = docs.flatMap((d) => (d.VoiceToVoice === undefined ? [] : [d.VoiceToVoice].flat()));
     expect(v2v).toEqual(heard.map((t) => t.voiceToVoiceMs));
-    const tools = docs.filter((d) => 'ToolLatency' in d).map((d) => d.Tool);
+    const tools = docs.filter((d) => 'ToolRoundTrip' in d).map((d) => d.Tool);
     expect(tools.sort()).toEqual(['book_appointment', 'check_availability']);
     const end = docs.find((d) => 'CostPerCall' in d)!;
     expect(end.CallDuration).toBeGreaterThan(5);

@@ -59,8 +59,8 @@ describe('stage table', () => {
       expect(stage.certificateArn.split(':')[3]).toBe(stage.region);
     }
     // The ALB allows a deregistration delay of 0–3600 s; Fargate's stopTimeout cap is unrelated to it.
-    expect(stage.media.drainSeconds).toBeGreaterThan(0);
-    expect(stage.media.drainSeconds).toBeLessThanOrEqual(3600);
+    expect(stage.media.deregistrationDelaySeconds).toBeGreaterThan(0);
+    expect(stage.media.deregistrationDelaySeconds).toBeLessThanOrEqual(3600);
     expect(stage.media.minTasks).toBeLessThanOrEqual(stage.media.maxTasks);
   });
 

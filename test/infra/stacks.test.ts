@@ -49,8 +49,8 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     expect(routes).toHaveLength(toolsOnDisk.length + 1);
     s().serviceTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'REQUEST',
-      IdentitySource: ['$request.header.x-vapi-secret'],
       EnableSimpleResponses: true,
+      AuthorizerResultTtlInSeconds: 0,
     });
   });
 
@@ -263,7 +263,7 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     s().serviceTemplate.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       HealthCheckPath: '/healthz',
       TargetType: 'ip',
-      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(stage.media.drainSeconds) }]),
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(stage.media.deregistrationDelaySeconds) }]),
     });
     s().serviceTemplate.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
       LoadBalancerAttributes: Match.arrayWith([
@@ -298,7 +298,7 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     expect(v2v).toHaveLength(1);
     expect(v2v[0]).toMatchObject({ ExtendedStatistic: 'p95', Threshold: stage.alarms.p95VoiceToVoiceMs, Dimensions: [{ Name: 'Stage', Value: name }] });
     expect(v2v[0].Statistic).toBeUndefined();
-    const tools = alarms.filter((a) => a.MetricName === 'ToolLatency');
+    const tools = alarms.filter((a) => a.MetricName === 'ToolRoundTrip');
     expect(tools).toHaveLength(toolsOnDisk.length);
     for (const a of tools) {
       expect(a).toMatchObject({ ExtendedStatistic: 'p95', Threshold: stage.alarms.p95ToolMs });
@@ -331,7 +331,7 @@ describe('listeners', () => {
     const listeners = resourcesOf(synthesized.dev.serviceTemplate, 'AWS::ElasticLoadBalancingV2::Listener').map(([, r]) => r.Properties);
     expect(listeners).toHaveLength(1);
     expect(listeners[0]).toMatchObject({ Port: 80, Protocol: 'HTTP' });
-    expect(listeners[0].DefaultActions[0].Type).toBe('forward');
+    expect(listeners[0].DefaultActions[0]).toMatchObject({ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } });
     expect(synthesized.dev.service.media.publicUrl.startsWith('http://')).toBe(true);
   });
 
@@ -339,7 +339,7 @@ describe('listeners', () => {
     const listeners = resourcesOf(synthesized.prod.serviceTemplate, 'AWS::ElasticLoadBalancingV2::Listener').map(([, r]) => r.Properties);
     const https = listeners.find((l) => l.Port === 443);
     expect(https).toMatchObject({ Protocol: 'HTTPS', Certificates: [{ CertificateArn: stages.prod.certificateArn }] });
-    expect(https!.DefaultActions[0].Type).toBe('forward');
+    expect(https!.DefaultActions[0]).toMatchObject({ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } });
     const http = listeners.find((l) => l.Port === 80);
     expect(http!.DefaultActions).toEqual([
       { Type: 'redirect', RedirectConfig: { Port: '443', Protocol: 'HTTPS', StatusCode: 'HTTP_301' } },

@@ -112,7 +112,7 @@ export async function blackhole(): Promise<{ url: string; close(): Promise<void>
 export interface Emf {
   Stage: string;
   Tool: string;
-  ToolLatency?: number;
+  ToolHandlerTime?: number;
   CacheHit?: number;
   CacheMiss?: number;
   CacheErrors?: number;

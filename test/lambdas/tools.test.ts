@@ -70,11 +70,11 @@ describe('read-through cache per tool', () => {
     expect(last('get_shipment_status')).toMatchObject({ CacheHit: 1, CacheMiss: 0 });
   });
 
-  it('emits ToolLatency with only the Stage and Tool dimensions in the VoiceAgent namespace', async () => {
+  it('emits ToolHandlerTime with only the Stage and Tool dimensions in the VoiceAgent namespace', async () => {
     ok(await call('lookup_customer', {}));
     const doc = last('lookup_customer');
     expect(doc.Stage).toBe('test');
-    expect(doc.ToolLatency).toBeGreaterThan(0);
+    expect(doc.ToolHandlerTime).toBeGreaterThan(0);
     expect(doc._aws.CloudWatchMetrics[0]!.Namespace).toBe('VoiceAgent');
     expect(doc._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['Stage', 'Tool']]);
   });

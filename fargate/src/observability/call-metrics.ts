@@ -38,7 +38,7 @@ const TURN_FIELDS = {
 } as const satisfies Partial<Record<MetricName, keyof TurnMeasures>>;
 
 /**
- * EMF metrics of one call (namespace VoiceAgent, dimension Stage; ToolLatency adds Tool). callSid and agent are
+ * EMF metrics of one call (namespace VoiceAgent, dimension Stage; ToolRoundTrip adds Tool). callSid and agent are
  * properties, never dimensions (a dimension per call would create a metric per call). Per turn: VoiceToVoice,
  * SttFinalDelay, LlmTimeToFirstToken, TtsTimeToFirstByte (when measured) and Interruptions (1 if the reply was cut,
  * else 0); a discarded speculative reply reported no latency (nothing was heard). Per call: CallDuration,
@@ -69,7 +69,7 @@ export function createCallMetrics(opts: CallMetricsOptions): CallMetrics {
   };
   const flushTools = (t: number) => {
     for (const [tool, values] of toolValues) {
-      writeEmf(opts.emit, { stage: opts.stage, dimensions: { Tool: tool }, metrics: { ToolLatency: values }, properties: base, timestamp: t });
+      writeEmf(opts.emit, { stage: opts.stage, dimensions: { Tool: tool }, metrics: { ToolRoundTrip: values }, properties: base, timestamp: t });
     }
     toolValues = new Map();
   };

@@ -25,11 +25,18 @@ export const SERVICE_METRICS = {
   ActiveCalls: 'Count',
   ProviderErrors: 'Count',
   TranscriptWriteErrors: 'Count',
+  /** Transcript items the bounded writer queue had to spill or drop (alarmed at ≥ 1). */
+  TranscriptQueueOverflow: 'Count',
 } as const;
 
-/** Tool measures, emitted by the media service's tool client and by the Lambda tools (dimensions Stage, Tool). */
+/**
+ * Tool measures (dimensions Stage, Tool). Two timings with two names, so no statistic blends them:
+ * ToolRoundTrip is what the media service waits for (its tool client, request to answer); ToolHandlerTime is the
+ * Lambda handler's own time. The cache counters come from the Lambdas.
+ */
 export const TOOL_METRICS = {
-  ToolLatency: 'Milliseconds',
+  ToolRoundTrip: 'Milliseconds',
+  ToolHandlerTime: 'Milliseconds',
   CacheHit: 'Count',
   CacheMiss: 'Count',
   CacheErrors: 'Count',

@@ -47,7 +47,7 @@ const TURN_HISTOGRAMS = {
 export function createPrometheusObserver(registry: Registry, opts: { cost?: (summary: CallSummary) => CostBreakdown } = {}): CallObserver {
   const turnHist = (Object.keys(TURN_HISTOGRAMS) as (keyof typeof TURN_HISTOGRAMS)[]).map((n) => [histogram(registry, n, LATENCY_BUCKETS), TURN_HISTOGRAMS[n]] as const);
   const interruptions = counter(registry, 'Interruptions');
-  const tools = histogram(registry, 'ToolLatency', LATENCY_BUCKETS, ['tool']);
+  const tools = histogram(registry, 'ToolRoundTrip', LATENCY_BUCKETS, ['tool']);
   const duration = histogram(registry, 'CallDuration', DURATION_BUCKETS);
   const cost = histogram(registry, 'CostPerCall', COST_BUCKETS);
   const escalated = counter(registry, 'Escalated');

@@ -1,4 +1,4 @@
-// The media task's service-level metrics (EMF, plus Prometheus when given a registry): ActiveCalls, ProviderErrors, TranscriptWriteErrors.
+// The media task's service-level metrics (EMF, plus Prometheus when given a registry): ActiveCalls, ProviderErrors, TranscriptWriteErrors, TranscriptQueueOverflow.
 import type { Registry } from 'prom-client';
 import { writeEmf, type EmfSink } from './emf';
 import { createPrometheusServiceMetrics } from './prometheus';
@@ -32,6 +32,8 @@ export interface ServiceMetrics {
   providerError(provider: string): void;
   /** Transcript items the writer gave up on (the store's `onTranscriptWriteError` hook). */
   transcriptWriteErrors(count: number): void;
+  /** Transcript items the bounded writer queue had to spill or drop (alarmed at ≥ 1 per minute). */
+  transcriptQueueOverflow(count: number): void;
 }
 
 /** Provider is a dimension: keep its values few and clean (lowercase word, ≤ 32 chars). */
@@ -75,6 +77,10 @@ export function createServiceMetrics(opts: ServiceMetricsOptions): ServiceMetric
       if (!(count > 0)) return;
       prom?.transcriptWriteErrors(count);
       writeEmf(opts.emit, { stage: opts.stage, metrics: { TranscriptWriteErrors: [count] }, timestamp: now() });
+    },
+    transcriptQueueOverflow(count) {
+      if (!(count > 0)) return;
+      writeEmf(opts.emit, { stage: opts.stage, metrics: { TranscriptQueueOverflow: [count] }, timestamp: now() });
     },
   };
 }

@@ -1,7 +1,60 @@
-// Redis connection for the stores (ioredis): bounded connect, bounded per-command waits, backoff reconnects, ping.
-import { Redis, type ChainableCommander } from 'ioredis';
+// Redis connection for the stores (ioredis): the one ElastiCache AUTH-token form, bounded connect/commands, backoff, ping.
+import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 
 export { Redis };
+
+/** Where a Redis server is and how to authenticate to it. */
+export interface RedisEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** In-transit TLS (`rediss://`, REDIS_TLS=true): required by the stack's ElastiCache group. */
+  readonly tls: boolean;
+  /** The ElastiCache AUTH token (or a local password). */
+  readonly authToken?: string;
+  /** An RBAC / ACL user other than `default`; absent in AUTH-token mode. */
+  readonly username?: string;
+}
+
+/** The connection part of the ioredis options: spread first, then the caller's timeouts and retry policy. */
+export type ElastiCacheConnectionOptions = Pick<RedisOptions, 'host' | 'port' | 'tls' | 'password' | 'username'> & { protocol: 2 };
+
+/**
+ * ioredis options for `e`, in the form ElastiCache documents for AUTH-token mode: TLS to the endpoint and the
+ * token alone, `AUTH <token>` ("redis-cli -h <endpoint> --tls -a '<token>' -p <port>",
+ * https://docs.aws.amazon.com/AmazonElastiCache/latest/red-ug/auth.html; RBAC users are the two-argument form,
+ * https://docs.aws.amazon.com/AmazonElastiCache/latest/red-ug/Clusters.RBAC.html). RESP2, because ioredis 6
+ * otherwise opens with `HELLO 3 AUTH default <token>`. SNI is the endpoint name. The one place every client
+ * (media service, privacy Lambda, tool Lambdas) gets its connection options from.
+ */
+export function elastiCacheRedisOptions(e: RedisEndpoint): ElastiCacheConnectionOptions {
+  return {
+    host: e.host,
+    port: e.port,
+    protocol: 2,
+    ...(e.tls ? { tls: { servername: e.host } } : {}),
+    ...(e.authToken ? { password: e.authToken } : {}),
+    ...(e.username ? { username: e.username } : {}),
+  };
+}
+
+/**
+ * Reads `redis://` / `rediss://[user:]token@host:port`. The user `default` is dropped: `AUTH <token>` already
+ * authenticates as the default user, and it is the form AUTH-token mode documents (see elastiCacheRedisOptions).
+ * Throws naming the scheme when the URL is not a Redis URL.
+ */
+export function parseRedisUrl(url: string): RedisEndpoint {
+  const u = new URL(url);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`not a Redis URL (scheme ${u.protocol} — expected redis: or rediss:)`);
+  const user = decodeURIComponent(u.username);
+  const token = decodeURIComponent(u.password);
+  return {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 6379,
+    tls: u.protocol === 'rediss:',
+    ...(token ? { authToken: token } : {}),
+    ...(token && user && user !== 'default' ? { username: user } : {}),
+  };
+}
 
 /** An ioredis client plus `close()`, the graceful shutdown the stores' owners call. */
 export class RedisClient extends Redis {
@@ -49,15 +102,14 @@ export interface ConnectRedisOptions {
 export async function connectRedis(url: string, opts: ConnectRedisOptions = {}): Promise<RedisClient> {
   let connected = false;
   let lastError: unknown;
-  const client = new RedisClient(url, {
+  const client = new RedisClient({
+    ...elastiCacheRedisOptions(parseRedisUrl(url)),
     lazyConnect: true,
     connectTimeout: opts.connectTimeoutMs ?? 2000,
     // ioredis counts attempts from 1; null stops reconnecting and ends the client.
     retryStrategy: (times) =>
       !connected && times > 3 ? null : Math.min(2000, 50 * 2 ** Math.min(times - 1, 6)) + Math.floor(Math.random() * 100),
     maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3,
-    // RESP2: a plain `AUTH <token>`, ElastiCache's AUTH-token handshake (ioredis 6 defaults to HELLO 3 AUTH default <token>).
-    protocol: 2,
   });
   client.on('error', (err: unknown) => {
     if (connected) opts.onError?.(err);
@@ -91,14 +143,14 @@ export async function connectRedis(url: string, opts: ConnectRedisOptions = {}):
  * reconnects, and the connection is closed either way (a reachability check, e.g. before starting the local stack).
  */
 export async function pingRedis(url: string, timeoutMs = 1500): Promise<void> {
-  const client = new Redis(url, {
+  const client = new Redis({
+    ...elastiCacheRedisOptions(parseRedisUrl(url)),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
-    protocol: 2,
   });
   client.on('error', () => undefined);
   let timer: NodeJS.Timeout | undefined;

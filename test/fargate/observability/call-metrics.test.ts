@@ -76,14 +76,14 @@ describe('call metrics (EMF)', () => {
     for (const d of docs) expect(directive(d).Dimensions.flat()).not.toContain('callSid');
   });
 
-  it('writes ToolLatency per tool with dimensions [Stage, Tool]', () => {
+  it('writes ToolRoundTrip per tool with dimensions [Stage, Tool]', () => {
     const { docs } = playCall();
-    const tools = docs.filter((d) => 'ToolLatency' in d);
+    const tools = docs.filter((d) => 'ToolRoundTrip' in d);
     expect(tools).toHaveLength(1);
     expect(directive(tools[0]!).Dimensions).toEqual([['Stage', 'Tool']]);
     expect(tools[0]!.Tool).toBe('check_availability');
-    expect(tools[0]!.ToolLatency).toBe(95);
-    expect(directive(tools[0]!).Metrics).toEqual([{ Name: 'ToolLatency', Unit: 'Milliseconds' }]);
+    expect(tools[0]!.ToolRoundTrip).toBe(95);
+    expect(directive(tools[0]!).Metrics).toEqual([{ Name: 'ToolRoundTrip', Unit: 'Milliseconds' }]);
     expect(tools[0]!.callSid).toBe(CALL_SID);
   });
 

@@ -150,7 +150,7 @@ describe('observability instruments', () => {
     expect(body).toContain(`${v2v}_bucket{le="0.05",stage="staging"} 0`);
     expect(body).toContain(`${v2v}_bucket{le="0.8",stage="staging"} 2`);
     expect(body).toContain(`${v2v}_bucket{le="3",stage="staging"} 3`);
-    expect(body).toContain(`${promName('ToolLatency')}_count{stage="staging",tool="check_availability"} 1`);
+    expect(body).toContain(`${promName('ToolRoundTrip')}_count{stage="staging",tool="check_availability"} 1`);
     expect(body).toContain(`${promName('CostPerCall')}_count{stage="staging"} 1`);
     expect(body).toContain(`${promName('CostPerCall')}_bucket{le="0.05",stage="staging"} 0`);
     expect(body).toContain(`${promName('CostPerCall')}_bucket{le="0.075",stage="staging"} 1`);
