@@ -125,6 +125,7 @@ export function createMediaServer(deps: MediaServerDeps): MediaServer {
   let draining = false;
   const idleWaiters = new Set<() => void>();
   let metricsServer: http.Server | undefined;
+  let evicted = 0;
 
   const atCapacity = () => started.size >= config.MAX_CALLS;
   const notifyIfIdle = () => {
@@ -208,13 +209,25 @@ export function createMediaServer(deps: MediaServerDeps): MediaServer {
       log.warn({ signature: sig ? 'invalid' : 'missing' }, 'refused media stream: Twilio signature check failed');
       return refuseUpgrade(socket, 403, 'Forbidden');
     }
-    // Refuse before handleUpgrade so a full task costs Twilio one cheap HTTP answer, not a socket. Not-yet-started
-    // sockets have their own cap: they never take a call's slot.
-    if (atCapacity() || pending.size >= config.MAX_PENDING_STREAMS) {
-      log.warn({ calls: started.size, pending: pending.size, maxCalls: config.MAX_CALLS }, 'refused media stream: no capacity');
+    // Refuse before handleUpgrade so a full task costs Twilio one cheap HTTP answer, not a socket.
+    if (atCapacity()) {
+      log.warn({ calls: started.size, maxCalls: config.MAX_CALLS }, 'refused media stream: no capacity');
       return refuseUpgrade(socket, 503, 'Service Unavailable');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onStream(ws));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // Not-yet-started sockets have their own cap and never take a call's slot. The signature on an upgrade is the
+      // same for every stream (it covers only the URL), so a captured one can be replayed: when the cap is reached the
+      // oldest waiting socket goes, never the newcomer. Twilio sends `start` right after the upgrade, so a real
+      // stream is the youngest and keeps its place.
+      if (pending.size >= config.MAX_PENDING_STREAMS) {
+        const oldest = pending.values().next().value as WebSocket;
+        pending.delete(oldest);
+        oldest.close(1013, 'too many streams waiting for start');
+        evicted++;
+        if (evicted === 1 || evicted % 100 === 0) log.warn({ evicted, pending: pending.size }, 'evicted a media stream that had not started');
+      }
+      onStream(ws);
+    });
   });
 
   function onStream(ws: WebSocket): void {

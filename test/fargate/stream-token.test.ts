@@ -66,7 +66,8 @@ describe('stream token', () => {
     const token = signStreamToken(KEY, resumed, 60, T0);
     expect(verifyStreamToken(KEY, token, resumed, T0).ok).toBe(true);
     expect(verifyStreamToken(KEY, token, { ...resumed, extra: { payResult: 'success', resume: 'true' } }, T0).ok).toBe(true);
-    for (const extra of [{ resume: 'true' }, { resume: 'true', payResult: 'failure' }, { resume: 'true', payResult: 'success', x: '1' }]) {
+    const others: Record<string, string>[] = [{ resume: 'true' }, { resume: 'true', payResult: 'failure' }, { resume: 'true', payResult: 'success', x: '1' }];
+    for (const extra of others) {
       expect(verifyStreamToken(KEY, token, { ...claims, extra }, T0)).toEqual({ ok: false, reason: 'forged' });
     }
     const params = { agent: claims.agent, caller: claims.caller, resume: 'true', payResult: 'success', token };
