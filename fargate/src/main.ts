@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { createObservability, type Observability } from './observability/instruments';
 import { logger } from './observability/logger';
 import { createMediaServer } from './server';
+import { openTaskStores } from './store/task-stores';
 
 let config: Config;
 try {
@@ -29,7 +30,12 @@ const runtime = await createCallHandler(config, logger, {
   instrumentsFor: observability.instrumentsFor,
   onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
 }).catch(bootFailed);
-const media = createMediaServer({ config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics });
+// Single-use stream tokens and live-call heartbeats (with the lost-call sweeper) live in Redis, shared by all tasks.
+const taskStores = await openTaskStores(config, logger).catch(bootFailed);
+const media = createMediaServer({
+  config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics,
+  streamClaims: taskStores.streamClaims, liveCalls: taskStores.liveCalls,
+});
 observability.service.setActiveCalls(() => media.activeCalls());
 observability.service.startActiveCallsReporter();
 const port = await media.listen(config.PORT).catch(bootFailed);
@@ -54,7 +60,8 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     // ECS sends SIGTERM, then SIGKILL after the task's stopTimeout (max 120 s); DRAIN_SECONDS stays below it.
     await media.drain(config.DRAIN_SECONDS * 1000);
     await media.close();
-    await runtime.close();
+    await runtime.close(); // flushes transcripts; what DynamoDB does not take is spooled (store/call-recorder.ts)
+    await taskStores.close();
   } catch (err) {
     logger.error({ err }, 'error while shutting down');
   }
