@@ -31,10 +31,10 @@ export interface Stores {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Hooks {@link openStores} feeds; each defaults to nothing except `onTranscriptQueueOverflow`. */
+/** Metric hooks {@link openStores} feeds (the writer logs overflow as an error either way). */
 export interface StoreHooks {
   onTranscriptWriteError?: (count: number) => void;
-  /** Items that overflowed the transcript queue. @default an EMF `TranscriptQueueOverflow` datapoint on stdout */
+  /** Items that overflowed the transcript queue: the TranscriptQueueOverflow metric. @default none */
   onTranscriptQueueOverflow?: (count: number) => void;
 }
 
@@ -48,7 +48,7 @@ export async function openStores(config: Config, log: Logger, hooks: StoreHooks 
   const transcripts = new TranscriptWriter({
     doc, table: config.TRANSCRIPTS_TABLE, retentionDays: config.TRANSCRIPT_RETENTION_DAYS, onWriteError: hooks.onTranscriptWriteError, log,
     spool: firstWorking([redisSpool(redis), fileSpool(config.TRANSCRIPT_SPOOL_DIR ?? defaultSpoolDir())]),
-    onOverflow: hooks.onTranscriptQueueOverflow ?? ((n) => overflowEmf(config.STAGE, n)),
+    onOverflow: hooks.onTranscriptQueueOverflow,
   });
   return {
     redis,
@@ -168,18 +168,4 @@ export class CallRecorder {
       return false;
     }
   }
-}
-
-/**
- * One EMF datapoint of TranscriptQueueOverflow (namespace VoiceAgent, dimension Stage) on stdout, which the awslogs
- * driver ships to CloudWatch Logs (EMF spec: docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
- * Written here until the metric joins observability/metric-names.ts and main.ts passes the hook.
- */
-function overflowEmf(stage: string, count: number): void {
-  const doc = {
-    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'VoiceAgent', Dimensions: [['Stage']], Metrics: [{ Name: 'TranscriptQueueOverflow', Unit: 'Count' }] }] },
-    Stage: stage,
-    TranscriptQueueOverflow: count,
-  };
-  process.stdout.write(`${JSON.stringify(doc)}\n`);
 }
