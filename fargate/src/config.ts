@@ -17,6 +17,36 @@ export const envSchema = z.object({
   /** HMAC key for the short-lived stream token passed as a <Parameter>. */
   STREAM_TOKEN_KEY: z.string().min(32, 'STREAM_TOKEN_KEY must be at least 32 characters'),
   STREAM_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(60),
+  /**
+   * Upgraded /media sockets that have not sent a valid `start` yet, at most. They never count toward MAX_CALLS, so
+   * idle or replayed upgrades cannot lock real calls out; beyond this cap new upgrades get 503.
+   */
+  MAX_PENDING_STREAMS: z.coerce.number().int().positive().default(16),
+  /**
+   * A socket that has not sent `start` this long after the upgrade is closed. Twilio sends `connected` and then
+   * `start` at once ("The start message ... is sent immediately after the connected message",
+   * twilio.com/docs/voice/media-streams/websocket-messages).
+   */
+  STREAM_START_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  /**
+   * A started stream with no `media` for this long is a dead leg and is ended. Twilio forks the call's raw audio "in
+   * near real-time" (twilio.com/docs/voice/twiml/stream), one `media` message per chunk with `chunk` counting up from 1
+   * and `timestamp` the presentation time from stream start (twilio.com/docs/voice/media-streams/websocket-messages):
+   * the leg's audio, silence included, in 20 ms frames as integrations observe (e.g. twilio/twilio-python#927, "Inbound
+   * caller audio reaches our server continuously"). The docs do not state it in words, so the default is generous.
+   */
+  MEDIA_SILENCE_SECONDS: z.coerce.number().positive().default(10),
+  /** WebSocket ping every this many seconds; a peer that has not answered the previous ping is cut (RFC 6455 §5.5.2-3). 0 disables. */
+  WS_PING_SECONDS: z.coerce.number().nonnegative().default(15),
+  /** Port of the internal listener for `GET /metrics` (and /ready), kept off the public one. 0 picks a free port. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /**
+   * Where SIGTERM spills transcript items DynamoDB did not take (besides the Redis spool list), one JSON-lines file per
+   * task; `npm run transcripts -- replay` writes them back. @default the OS temp dir's voice-agent-transcripts
+   */
+  TRANSCRIPT_SPOOL_DIR: z.string().min(1).optional(),
+  /** Live calls refresh a Redis heartbeat this often; a call whose heartbeat is 3 periods old is closed as 'task-lost'. */
+  LIVE_HEARTBEAT_SECONDS: z.coerce.number().int().positive().default(15),
   /** HMAC key that turns a phone number into the caller hash used for memory keys. */
   CALLER_HASH_KEY: z.string().min(32, 'CALLER_HASH_KEY must be at least 32 characters'),
 

@@ -5,6 +5,7 @@ import { createObservability, type Observability } from './observability/instrum
 import { logger } from './observability/logger';
 import { createMediaServer } from './server';
 import { startTaskProtection } from './task-protection';
+import { openTaskStores } from './store/task-stores';
 
 let config: Config;
 try {
@@ -30,7 +31,12 @@ const runtime = await createCallHandler(config, logger, {
   instrumentsFor: observability.instrumentsFor,
   onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
 }).catch(bootFailed);
-const media = createMediaServer({ config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics });
+// Single-use stream tokens and live-call heartbeats (with the lost-call sweeper) live in Redis, shared by all tasks.
+const taskStores = await openTaskStores(config, logger).catch(bootFailed);
+const media = createMediaServer({
+  config, log: logger, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics,
+  streamClaims: taskStores.streamClaims, liveCalls: taskStores.liveCalls,
+});
 observability.service.setActiveCalls(() => media.activeCalls());
 observability.service.startActiveCallsReporter();
 // Scale-in never picks a task with live calls: ECS task protection while any are up (no-op without ECS_AGENT_URI).
@@ -63,7 +69,8 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     logger.info(moved, 'live calls migrated');
     await drained;
     await media.close();
-    await runtime.close();
+    await runtime.close(); // flushes transcripts; what DynamoDB does not take is spooled (store/call-recorder.ts)
+    await taskStores.close();
   } catch (err) {
     logger.error({ err }, 'error while shutting down');
   }

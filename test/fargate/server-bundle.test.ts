@@ -35,9 +35,9 @@ describe('media-service bundle', () => {
     const publicUrl = 'https://voice.example.test';
     const child = spawn(process.execPath, [outfile], {
       cwd: dir, // nothing from the repo's node_modules is reachable from here
-      // The image runs Node 22 (fargate/Dockerfile); on this Node 20 the AWS SDK prints its one NodeVersionSupportWarning,
-      // which its documented switch turns off, so stderr still shows anything else the bundle prints.
-      env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...testEnv({ LOG_LEVEL: 'info', PORT: '0', PUBLIC_URL: publicUrl, TWILIO_AUTH_TOKEN: auth }) } as NodeJS.ProcessEnv,
+      // The image runs Node 22 (fargate/Dockerfile); on this Node 20 the AWS SDK prints its one NodeVersionSupportWarning
+      // (@aws-sdk/core emitWarningIfUnsupportedVersion), which its documented switch turns off.
+      env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...testEnv({ LOG_LEVEL: 'info', PORT: '0', PUBLIC_URL: publicUrl, TWILIO_AUTH_TOKEN: auth, METRICS_PORT: '0' }) } as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

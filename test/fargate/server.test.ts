@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundEvent } from '../../fargate/src/providers/types';
 import { createMediaServer, type MediaServer, type StreamStart } from '../../fargate/src/server';
 import { startTwilioEmulator, type TwilioEmulator } from '../../local/emulators/twilio';
-import { signStreamToken, verifyStreamToken } from '../../fargate/src/telephony/stream-token';
+import { claimsFromParameters, signStreamToken, verifyStreamToken } from '../../fargate/src/telephony/stream-token';
+import { payActionUrl, payOutcomeFromStream } from '../../fargate/src/telephony/pay';
 import { dialTwiml } from '../../fargate/src/telephony/twiml';
 import { testConfig } from './fixtures/env';
 import { openStream, postWebhook, streamParameters, until, type StreamClient } from './fixtures/twilio-peer';
@@ -29,7 +30,7 @@ interface Seen {
 function startServer(env: Record<string, string>, metrics?: { contentType: string; render(): Promise<string> }) {
   const seen = new Map<string, Seen>();
   const media = createMediaServer({
-    config: testConfig({ PUBLIC_URL: PUBLIC, TWILIO_AUTH_TOKEN: AUTH, ...env }),
+    config: testConfig({ PUBLIC_URL: PUBLIC, TWILIO_AUTH_TOKEN: AUTH, METRICS_PORT: '0', ...env }),
     log,
     agentFor: (to) => (to === '+15550002000' ? 'support' : 'booking'),
     ...(metrics ? { metrics } : {}),
@@ -117,11 +118,14 @@ describe('media server', () => {
       expect((await fetch(`${base}/twiml`)).status).toBe(405);
     });
 
-    it('serves /metrics from the injected registry', async () => {
-      const res = await fetch(`${base}/metrics`);
+    it('serves /metrics (and /ready) only on the internal METRICS_PORT listener, not on the public one', async () => {
+      expect((await fetch(`${base}/metrics`)).status).toBe(404);
+      const internal = `http://127.0.0.1:${main.media.metricsPort()}`;
+      const res = await fetch(`${internal}/metrics`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4');
       expect(await res.text()).toMatch(/^voice_active_calls \d+\n$/);
+      expect((await fetch(`${internal}/ready`)).status).toBe(200);
     });
   });
 
@@ -175,24 +179,42 @@ describe('media server', () => {
       expect(status).toBe(413);
     });
 
-    it('resumes the call after <Pay>: /pay-result answers a fresh stream carrying the payment outcome only', async () => {
-      const pay = { ...params, Result: 'success', PaymentCardNumber: 'xxxx-xxxx-xxxx-1111', PaymentToken: 'tok_123' };
-      const res = await fetch(`${base}/pay-result`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-twilio-signature': (await import('twilio')).default.getExpectedTwilioSignature(AUTH, `${PUBLIC}/pay-result`, pay),
-        },
-        body: new URLSearchParams(pay).toString(),
+    describe('/pay-result', () => {
+      const twilioSdk = async () => (await import('twilio')).default;
+      const key = testConfig().STREAM_TOKEN_KEY;
+      async function postPay(action: string, pay: Record<string, string>, signature?: string) {
+        const sig = signature ?? (await twilioSdk()).getExpectedTwilioSignature(AUTH, action, pay);
+        const u = new URL(action);
+        return fetch(`${base}${u.pathname}${u.search}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sig },
+          body: new URLSearchParams(pay).toString(),
+        });
+      }
+
+      it('resumes the call after <Pay> with the outcome, the amount from the signed action URL and a resume token; no card data', async () => {
+        const action = payActionUrl(PUBLIC, key, { callSid: params.CallSid, amount: '42.50' });
+        const pay = { ...params, Result: 'success', PaymentConfirmationCode: 'ch_a9dc6297', PaymentCardNumber: 'xxxx-xxxx-xxxx-1111', PaymentToken: 'tok_123' };
+        const res = await postPay(action, pay);
+        expect(res.status).toBe(200);
+        const body = await res.text();
+        const { params: p } = streamParameters(body);
+        expect(p).toMatchObject({ agent: 'support', caller: FROM, resume: 'true', payResult: 'success', payAmount: '42.50', payConfirmationCode: 'ch_a9dc6297' });
+        expect(verifyStreamToken(key, p.token, claimsFromParameters(params.CallSid, p)).ok).toBe(true);
+        expect(payOutcomeFromStream(p)).toMatchObject({ ok: true, sentence: expect.stringContaining('42.50') });
+        expect(body).not.toContain('1111');
+        expect(body).not.toContain('tok_123');
       });
-      expect(res.status).toBe(200);
-      const body = await res.text();
-      const { params: p } = streamParameters(body);
-      expect(p).toMatchObject({ agent: 'support', caller: FROM, payment: 'success' });
-      expect(body).not.toContain('1111');
-      expect(body).not.toContain('tok_123');
-      const forged = await fetch(`${base}/pay-result`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAA' }, body: new URLSearchParams(pay).toString() });
-      expect(forged.status).toBe(403);
+
+      it('refuses a forged signature, a missing or tampered pay token, and a pay token minted for another call', async () => {
+        const action = payActionUrl(PUBLIC, key, { callSid: params.CallSid, amount: '42.50' });
+        const pay = { ...params, Result: 'success' };
+        expect((await postPay(action, pay, 'AAAA')).status).toBe(403);
+        expect((await postPay(`${PUBLIC}/pay-result`, pay)).status).toBe(403);
+        expect((await postPay(action.replace(/\.[^.]+$/, '.' + 'A'.repeat(43)), pay)).status).toBe(403);
+        const other = payActionUrl(PUBLIC, key, { callSid: 'CA' + 'e'.repeat(32), amount: '1.00' });
+        expect((await postPay(other, pay)).status).toBe(403);
+      });
     });
 
     it('answers 400 to a signed webhook without CallSid', async () => {
@@ -370,18 +392,17 @@ describe('media server', () => {
 
       it('a binary frame → 1003', () => withBystander((c) => c.sendRaw(Buffer.from([1, 2, 3])), 1003));
 
-      it('a media payload that is not base64, mid-call → 1007, and that call is aborted and ended', async () => {
-        let badSid: Promise<string> | undefined;
-        await withBystander((c) => {
-          badSid = started(c).then((sid) => {
-            c.send({ event: 'media', streamSid: c.streamSid, media: { track: 'inbound', chunk: '1', timestamp: '0', payload: '!!notbase64!!' } });
-            return sid;
-          });
-        }, 1007);
-        const bad = main.seen.get(await badSid!)!;
-        await until(() => bad.ended, 5000, 'bad call handler to end');
-        expect(bad.abortReason).toBe('protocol violation');
-        expect(bad.events).toEqual([]);
+      it('a malformed message mid-call (odd DTMF digit, media that is not base64) is dropped and the call goes on', async () => {
+        const { client, callSid } = await dial();
+        await until(() => main.seen.has(callSid), 5000, 'call start');
+        client.dtmf('Z');
+        client.send({ event: 'media', streamSid: client.streamSid, media: { track: 'inbound', chunk: '1', timestamp: '0', payload: '!!notbase64!!' } });
+        client.send({ event: 'media', streamSid: client.streamSid, sequenceNumber: 'seven', media: { track: 5, chunk: 'x', timestamp: '0', payload: '' } });
+        client.dtmf('5');
+        await until(() => main.seen.get(callSid)!.events.length === 2, 5000, 'the good messages');
+        expect(main.seen.get(callSid)!.events).toEqual([{ kind: 'media', audio: new Uint8Array(0), timestampMs: 0 }, { kind: 'dtmf', digit: '5' }]);
+        expect(client.closed).toBeUndefined();
+        client.close();
       });
 
       it('malformed JSON mid-call → 1007, and that call is aborted', async () => {

@@ -10,6 +10,7 @@ import {
 import { createDocumentClient } from './dynamo';
 import { connectRedis, type RedisClientType } from './redis';
 import { SessionStore } from './session-store';
+import { defaultSpoolDir, fileSpool, firstWorking, redisSpool } from './transcript-spool';
 import { TranscriptWriter, type TurnRecord } from './transcript-store';
 
 /** The stores of one media-service task. */
@@ -23,19 +24,31 @@ export interface Stores {
   table: string;
   callerHashKey: string;
   log: Logger;
-  /** SIGTERM: flushes every transcript (bounded by `timeoutMs`), then closes Redis and DynamoDB. */
+  /**
+   * SIGTERM: flushes every transcript (bounded by `timeoutMs`); what DynamoDB did not take by then is spilled to the
+   * spool (Redis list, else TRANSCRIPT_SPOOL_DIR) for `npm run transcripts -- replay`; then closes Redis and DynamoDB.
+   */
   close(timeoutMs?: number): Promise<void>;
+}
+
+/** Metric hooks {@link openStores} feeds (the writer logs overflow as an error either way). */
+export interface StoreHooks {
+  onTranscriptWriteError?: (count: number) => void;
+  /** Items that overflowed the transcript queue: the TranscriptQueueOverflow metric. @default none */
+  onTranscriptQueueOverflow?: (count: number) => void;
 }
 
 /**
  * Opens Redis (REDIS_URL or REDIS_HOST…), the DynamoDB client (DYNAMODB_ENDPOINT for dynalite) and the stores.
  * `onTranscriptWriteError` receives the TranscriptWriteErrors count. Rejects if Redis is unreachable at boot.
  */
-export async function openStores(config: Config, log: Logger, hooks: { onTranscriptWriteError?: (count: number) => void } = {}): Promise<Stores> {
+export async function openStores(config: Config, log: Logger, hooks: StoreHooks = {}): Promise<Stores> {
   const redis = await connectRedis(config.redisUrl, { onError: (err) => log.warn({ err: { name: (err as Error)?.name } }, 'redis connection error; reconnecting') });
   const doc = createDocumentClient({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
   const transcripts = new TranscriptWriter({
     doc, table: config.TRANSCRIPTS_TABLE, retentionDays: config.TRANSCRIPT_RETENTION_DAYS, onWriteError: hooks.onTranscriptWriteError, log,
+    spool: firstWorking([redisSpool(redis), fileSpool(config.TRANSCRIPT_SPOOL_DIR ?? defaultSpoolDir())]),
+    onOverflow: hooks.onTranscriptQueueOverflow,
   });
   return {
     redis,
@@ -48,7 +61,10 @@ export async function openStores(config: Config, log: Logger, hooks: { onTranscr
     log,
     async close(timeoutMs = 5000) {
       const flushed = await transcripts.flushAll(timeoutMs);
-      if (!flushed) log.error({ pending: transcripts.stats().pending }, 'transcripts not fully flushed at shutdown');
+      if (!flushed) {
+        log.error({ pending: transcripts.stats().pending }, 'transcripts not fully flushed at shutdown; spooling the rest');
+        await transcripts.spill().catch((err: unknown) => log.fatal({ err: { message: (err as Error)?.message } }, 'transcript spill failed: items lost'));
+      }
       transcripts.close();
       doc.destroy();
       await redis.close();

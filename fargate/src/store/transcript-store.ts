@@ -1,7 +1,8 @@
-// Transcripts in DynamoDB: one item per heard turn plus the call record (turn 0), written in the background in batches.
+// Transcripts in DynamoDB: one item per heard turn plus the call record (turn 0), written in the background in batches, retried until DynamoDB recovers, spooled when it cannot be.
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
 import { DEFAULT_REDACTION, redact, redactJsonText, type RedactionConfig } from '../privacy/redaction';
+import type { TranscriptSpool } from './transcript-spool';
 
 /** A tool call made during a turn; `arguments` are redacted before they are stored. */
 export interface ToolCallRecord {
@@ -46,6 +47,8 @@ export interface CallRecord {
   cost?: unknown;
   /** Number of turns written. */
   turns?: number;
+  /** Why the call ended when not by the call itself, e.g. 'task-lost' (set by the lost-call sweeper). */
+  endReason?: string;
 }
 
 /** Options of {@link TranscriptWriter}. */
@@ -61,13 +64,24 @@ export interface TranscriptWriterOptions {
   log?: Logger;
   /** How long an append waits for company before a batch goes out. @default 100 */
   flushDelayMs?: number;
-  /** Attempts per item before it is dropped (and logged). @default 12 */
+  /**
+   * Attempts per item before it goes to the spool (or is dropped, logged, when there is none). @default Infinity:
+   * a transient failure (throttling, 5xx, timeouts, a missing table) is retried until DynamoDB recovers.
+   */
   maxAttempts?: number;
-  /** Backoff base and cap (exponential, jittered). @default 50 / 2000 */
+  /** Backoff base and cap (exponential, jittered). The cap bounds how late the writer notices a recovery. @default 50 / 5000 */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Items held at most; beyond, the oldest are dropped (a long DynamoDB outage must not exhaust memory). @default 10000 */
+  /**
+   * Items held at most. Beyond, the oldest go to the spool (or are dropped when there is none), each counted through
+   * `onOverflow` and logged: a long outage must not exhaust memory, and never loses silently. @default 10000
+   * (at ~2 KB an item, 20 MB; about 50 calls × 10 turns a minute for 20 minutes)
+   */
   maxQueue?: number;
+  /** Durable place for items DynamoDB did not take: overflow, and everything left at {@link TranscriptWriter.spill}. */
+  spool?: TranscriptSpool;
+  /** Items that overflowed the queue: feed the TranscriptQueueOverflow metric (alarmed). */
+  onOverflow?: (count: number) => void;
 }
 
 /** Counters since start. */
@@ -75,10 +89,15 @@ export interface TranscriptWriterStats {
   written: number;
   failedAttempts: number;
   dropped: number;
+  /** Items handed to the spool (overflow, give-ups with a spool, and spill). */
+  spooled: number;
+  /** Items that overflowed the queue (spooled or dropped). */
+  overflowed: number;
   pending: number;
 }
 
-type Item = Record<string, unknown>;
+/** A transcript item as stored (already redacted, marshallable). */
+export type Item = Record<string, unknown>;
 
 interface Pending {
   key: string;
@@ -110,17 +129,19 @@ export class TranscriptWriter {
   private readonly waiters: { callSid?: string; resolve: () => void }[] = [];
   /** Items given up per call, so a flush can say whether everything of its call was written. */
   private readonly droppedBy = new Map<string, number>();
-  private readonly o: Required<Omit<TranscriptWriterOptions, 'onWriteError' | 'log' | 'redaction'>> & TranscriptWriterOptions;
+  private readonly o: Required<Omit<TranscriptWriterOptions, 'onWriteError' | 'log' | 'redaction' | 'spool' | 'onOverflow'>> & TranscriptWriterOptions;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private pumping = false;
   private closed = false;
   private seq = 0;
-  private counters = { written: 0, failedAttempts: 0, dropped: 0 };
+  private counters = { written: 0, failedAttempts: 0, dropped: 0, spooled: 0, overflowed: 0 };
+  /** Spool writes in progress (overflow goes out in the background; spill waits for them). */
+  private readonly spooling = new Set<Promise<void>>();
 
   constructor(opts: TranscriptWriterOptions) {
     this.o = {
-      retentionDays: 30, flushDelayMs: 100, maxAttempts: 12, baseBackoffMs: 50, maxBackoffMs: 2000, maxQueue: 10_000,
+      retentionDays: 30, flushDelayMs: 100, maxAttempts: Infinity, baseBackoffMs: 50, maxBackoffMs: 5000, maxQueue: 10_000,
       ...opts,
     };
   }
@@ -164,6 +185,7 @@ export class TranscriptWriter {
         callerHash: rec.callerHash,
         startedAt: iso(rec.startedAt),
         endedAt: rec.endedAt === undefined ? undefined : iso(rec.endedAt),
+        endReason: rec.endReason,
         summary: rec.summary === undefined ? undefined : redact(rec.summary, this.o.redaction ?? DEFAULT_REDACTION).slice(0, MAX_TEXT),
         escalated: rec.escalated,
         cost: rec.cost,
@@ -204,6 +226,28 @@ export class TranscriptWriter {
     return { ...this.counters, pending: this.queue.length + this.inFlight.size };
   }
 
+  /**
+   * SIGTERM after a flush that did not finish (DynamoDB still failing): hands every unwritten item (the newest
+   * version of each) to the spool, so `npm run transcripts -- replay` can write them later. Resolves with how many
+   * were spooled; rejects (and keeps them queued) when there is no spool or it failed.
+   */
+  async spill(): Promise<number> {
+    await Promise.allSettled([...this.spooling]);
+    const items = new Map<string, Pending>();
+    for (const p of [...this.inFlight, ...this.queue]) if (this.latest.get(p.key) === p.seq) items.set(p.key, p);
+    if (!items.size) return 0;
+    if (!this.o.spool) throw new Error(`no transcript spool configured; ${items.size} items unwritten`);
+    await this.o.spool.write([...items.values()].map((p) => p.item));
+    for (const p of items.values()) {
+      this.latest.delete(p.key);
+      this.counters.spooled++;
+    }
+    this.queue.length = 0;
+    this.o.log?.warn({ items: items.size, spool: this.o.spool.where }, 'transcript items spooled for replay');
+    this.settle();
+    return items.size;
+  }
+
   /** Stops the background timer; call after {@link flushAll}. Later appends are dropped. */
   close(): void {
     this.closed = true;
@@ -223,7 +267,7 @@ export class TranscriptWriter {
     const queued = this.queue.find((p) => p.key === key);
     if (queued) Object.assign(queued, { item, seq });
     else this.queue.push({ key, seq, callSid, item, attempts: 0, notBefore: 0, solo: false });
-    while (this.queue.length > this.o.maxQueue) this.drop(this.queue.shift()!, 'queue full');
+    while (this.queue.length > this.o.maxQueue) this.overflow(this.queue.shift()!);
     if (this.queue.length >= BATCH_MAX) {
       this.clearTimer();
       void this.pump();
@@ -305,7 +349,7 @@ export class TranscriptWriter {
     if (this.latest.get(p.key) !== p.seq) return; // superseded by a newer version of the item
     p.attempts++;
     if (p.attempts >= this.o.maxAttempts) {
-      this.drop(p, 'gave up after retries');
+      this.toSpool(p, 'gave up after retries');
       return;
     }
     // Exponential backoff with "equal jitter": half fixed, half random, so retries of many tasks spread out.
@@ -321,6 +365,34 @@ export class TranscriptWriter {
 
   private droppedOf(callSid: string | undefined): number {
     return callSid === undefined ? this.counters.dropped : (this.droppedBy.get(callSid) ?? 0);
+  }
+
+  /** The queue is full: the oldest item leaves it, to the spool when there is one; always counted and logged. */
+  private overflow(p: Pending): void {
+    this.counters.overflowed++;
+    try {
+      this.o.onOverflow?.(1);
+    } catch {
+      // a metrics hook must not break the writer
+    }
+    if (this.counters.overflowed === 1 || this.counters.overflowed % 100 === 0) {
+      this.o.log?.error({ overflowed: this.counters.overflowed, maxQueue: this.o.maxQueue, spool: this.o.spool?.where ?? 'none' }, 'transcript queue full: oldest items leave the queue');
+    }
+    this.toSpool(p, 'queue full');
+  }
+
+  /** Hands one item to the spool in the background; without a spool (or if it fails) the item is dropped and logged. */
+  private toSpool(p: Pending, reason: string): void {
+    const spool = this.o.spool;
+    if (!spool) return this.drop(p, reason);
+    if (this.latest.get(p.key) === p.seq) this.latest.delete(p.key);
+    // Counted against its call like a drop, so a flush of that call reports it was not fully written to DynamoDB.
+    this.droppedBy.set(p.callSid, (this.droppedBy.get(p.callSid) ?? 0) + 1);
+    const w: Promise<void> = spool.write([p.item]).then(
+      () => void this.counters.spooled++,
+      () => this.drop(p, `${reason}; spool failed`),
+    ).finally(() => this.spooling.delete(w));
+    this.spooling.add(w);
   }
 
   private drop(p: Pending, reason: string): void {

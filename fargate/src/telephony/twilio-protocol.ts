@@ -5,6 +5,9 @@ import type { InboundEvent, Mulaw } from '../providers/types';
 // Twilio sends sequenceNumber, chunk and timestamp as strings of digits (docs: websocket-messages); numbers are
 // accepted too so a lenient peer still parses, but anything else is malformed.
 const counter = z.union([z.string().regex(/^\d{1,15}$/), z.number().int().nonnegative()]).transform(Number);
+// Optional fields we never act on: a malformed one is read as absent instead of failing the whole message, so a
+// live call never loses a frame (or the call) over bookkeeping.
+const optionalCounter = counter.optional().catch(undefined);
 
 // Standard base64 with padding, as Twilio encodes media.payload. Buffer.from(…, 'base64') silently skips junk,
 // so the shape is checked first; empty payloads are allowed (they decode to no audio).
@@ -14,7 +17,7 @@ const connected = z.object({ event: z.literal('connected'), protocol: z.string()
 
 const start = z.object({
   event: z.literal('start'),
-  sequenceNumber: counter.optional(),
+  sequenceNumber: optionalCounter,
   streamSid: z.string().min(1),
   start: z.object({
     accountSid: z.string().min(1),
@@ -28,11 +31,11 @@ const start = z.object({
 
 const media = z.object({
   event: z.literal('media'),
-  sequenceNumber: counter.optional(),
+  sequenceNumber: optionalCounter,
   streamSid: z.string().min(1),
   media: z.object({
-    track: z.string().default('inbound'),
-    chunk: counter.optional(),
+    track: z.string().default('inbound').catch('inbound'),
+    chunk: optionalCounter,
     timestamp: counter,
     payload: z.string().regex(BASE64, 'media.payload is not base64'),
   }),
@@ -40,23 +43,23 @@ const media = z.object({
 
 const dtmf = z.object({
   event: z.literal('dtmf'),
-  sequenceNumber: counter.optional(),
+  sequenceNumber: optionalCounter,
   streamSid: z.string().min(1),
-  dtmf: z.object({ track: z.string().optional(), digit: z.string().regex(/^[0-9*#A-D]$/, 'dtmf.digit must be one key') }),
+  dtmf: z.object({ track: z.string().optional().catch(undefined), digit: z.string().regex(/^[0-9*#A-D]$/, 'dtmf.digit must be one key') }),
 });
 
 const mark = z.object({
   event: z.literal('mark'),
-  sequenceNumber: counter.optional(),
+  sequenceNumber: optionalCounter,
   streamSid: z.string().min(1),
   mark: z.object({ name: z.string() }),
 });
 
 const stop = z.object({
   event: z.literal('stop'),
-  sequenceNumber: counter.optional(),
+  sequenceNumber: optionalCounter,
   streamSid: z.string().min(1),
-  stop: z.object({ accountSid: z.string(), callSid: z.string() }).partial().optional(),
+  stop: z.object({ accountSid: z.string(), callSid: z.string() }).partial().optional().catch(undefined),
 });
 
 const schemas = { connected, start, media, dtmf, mark, stop } as const;
