@@ -183,6 +183,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       MAX_CALLS: '400',
       WARM_POOL_SIZE: '2',
       DRAIN_SECONDS: '5',
+      // Parallel local stacks each take an ephemeral internal metrics port instead of fighting over 9464.
+      METRICS_PORT: '0',
       AGENTS_DIR: LOCAL_AGENTS_DIR,
       NUMBER_TO_AGENT: JSON.stringify(LOCAL_NUMBERS),
       ...providerEnv,
@@ -220,6 +222,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         observerFor,
         instrumentsFor: observability.instrumentsFor,
         onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
+        onTranscriptQueueOverflow: (n) => observability.service.transcriptQueueOverflow(n),
       });
       closers.push(() => runtime.close());
       const media: MediaServer = createMediaServer({ config, log, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics });

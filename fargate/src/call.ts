@@ -15,6 +15,7 @@ import type { CallInstruments } from './observability/instruments';
 import { logObserver } from './observability/log-observer';
 import { combineObservers } from './observability/observers';
 import { forLlm } from './privacy/redaction';
+import { payOutcomeFromStream } from './telephony/pay';
 import type { ChatMessage, TurnChange } from './providers/types';
 import type { CallObserver, CallSummary, Reply, ReplyOutcome } from './reply';
 import type { AcceptedCall } from './server';
@@ -92,7 +93,7 @@ class Call implements LiveCall {
     this.tts = deps.openTts(this.profile.voiceId);
     this.ending = new Ending({
       profile: this.profile, speaking: this.speaking, recording: this.recording, transport: call.transport, cache: deps.cache, signal: this.signal, log,
-      publicUrl: deps.config.PUBLIC_URL, transferNumber: deps.config.TRANSFER_NUMBER,
+      config: deps.config, callSid: start.callSid,
       putHandoff: (summary) => deps.stores.transcripts.putCall({ callSid: start.callSid, agent: this.profile.name, callerHash: this.recorder?.callerHash, startedAt: this.startedAt, summary, escalated: true }),
       handOver: (reason) => saveHandover(deps.stores.redis, this.snapshot(reason)),
       resumeTwiml: () => resumeTwiml(deps.config, { callSid: start.callSid, caller: start.caller ?? '', agent: this.profile.name }),
@@ -129,7 +130,7 @@ class Call implements LiveCall {
   async open(): Promise<void> {
     const { profile, deps, call } = this;
     const { start } = call;
-    const first = this.handover ? resumeLine(profile, this.handover.reason, start.customParameters) : profile.greeting;
+    const first = this.handover ? resumeLine(profile, start.customParameters) : profile.greeting;
     const owner = this.handover ? 'resume' : 'greeting';
     const say = (line: CachedAudio) => {
       this.recording.saying(owner, line.text);
@@ -288,10 +289,9 @@ function failedSeam(err: unknown): 'tts' | 'llm' {
   return err instanceof Error && /tts|elevenlabs/i.test(err.message) ? 'tts' : 'llm';
 }
 
-/** What the agent says first on a continued call: back from another task, or the outcome of <Pay> (Twilio's `Result`). */
-function resumeLine(profile: AgentProfile, reason: HandoverReason, params: Record<string, string>): string {
-  if (reason === 'migrate') return profile.resumeLine;
-  return params.payment === 'success' ? 'Thank you, your payment went through.' : 'Sorry, the payment did not go through.';
+/** What the agent says first on a continued call: the outcome of <Pay> (Twilio's `Result`), or that it is back. */
+function resumeLine(profile: AgentProfile, params: Record<string, string>): string {
+  return payOutcomeFromStream(params)?.sentence ?? profile.resumeLine;
 }
 
 function sleep(ms: number): Promise<void> {

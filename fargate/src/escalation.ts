@@ -1,5 +1,7 @@
 // When and how a call leaves the agent: the escalation policy, the transfer/payment tools, their TwiML, and the summary for the human.
 import type { TurnRecord } from './conversation';
+import type { Config } from './config';
+import { payActionUrl } from './telephony/pay';
 import { dialTwiml, payTwiml } from './telephony/twiml';
 import { takePaymentContract, transferToHumanContract } from './tools/escalation-contracts';
 
@@ -93,11 +95,12 @@ export function transferTwiml(transferNumber: string): string {
 }
 
 /**
- * `<Pay>` TwiML (protocols.md §1.8) with its action on our public URL. Twilio collects the card by DTMF, so the
- * digits never reach STT, the LLM, the logs or the transcript.
+ * `<Pay>` TwiML (protocols.md §1.8) with its action on our public URL, carrying a token that binds the call and the
+ * amount (telephony/pay.ts), so `/pay-result` trusts nothing the request itself says. Twilio collects the card by
+ * DTMF, so the digits never reach STT, the LLM, the logs or the transcript.
  */
-export function paymentTwiml(publicUrl: string, amount: string): string {
-  const action = new URL('/pay-result', publicUrl).toString();
+export function paymentTwiml(config: Pick<Config, 'PUBLIC_URL' | 'STREAM_TOKEN_KEY'>, callSid: string, amount: string): string {
+  const action = payActionUrl(config.PUBLIC_URL, config.STREAM_TOKEN_KEY, { callSid, amount });
   return payTwiml({ action, chargeAmount: amount, prompt: 'Please enter your card number on the keypad, then press pound.' });
 }
 

@@ -30,6 +30,7 @@ try {
 const runtime = await createCallHandler(config, logger, {
   instrumentsFor: observability.instrumentsFor,
   onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
+  onTranscriptQueueOverflow: (n) => observability.service.transcriptQueueOverflow(n),
 }).catch(bootFailed);
 // Single-use stream tokens and live-call heartbeats (with the lost-call sweeper) live in Redis, shared by all tasks.
 const taskStores = await openTaskStores(config, logger).catch(bootFailed);

@@ -46,6 +46,8 @@ export interface CallHandlerOptions {
   instrumentsFor?(call: AcceptedCall, profile: AgentProfile): CallInstruments;
   /** TranscriptWriteErrors: items the transcript writer gave up on. */
   onTranscriptWriteError?(count: number): void;
+  /** TranscriptQueueOverflow: items the bounded transcript queue had to spool. */
+  onTranscriptQueueOverflow?(count: number): void;
   /** Longest boot wait for the phrase cache and warm sockets; calls still work (slower) if it runs out. @default 10000 */
   warmUpTimeoutMs?: number;
 }
@@ -56,7 +58,7 @@ export interface CallHandlerOptions {
  * phrase cache warmed with every profile's greeting, fillers and handoff lines. `handle` runs one call.
  */
 export async function createCallHandler(config: Config, log: Logger, opts: CallHandlerOptions = {}): Promise<CallRuntime> {
-  const stores = await openStores(config, log, { onTranscriptWriteError: opts.onTranscriptWriteError });
+  const stores = await openStores(config, log, { onTranscriptWriteError: opts.onTranscriptWriteError, onTranscriptQueueOverflow: opts.onTranscriptQueueOverflow });
   const sttPools = new WarmPools<DeepgramConnection>({ size: config.WARM_POOL_SIZE, log });
   const ttsPools = new WarmPools<TtsConnection>({ size: config.WARM_POOL_SIZE, log });
 

@@ -8,11 +8,11 @@ import type { TelephonyTransport } from './providers/types';
 import type { StreamClaims } from './store/stream-claims';
 import { payOutcome, verifyPayToken } from './telephony/pay';
 import { StreamGuard } from './telephony/stream-guard';
-import { claimsFromParameters, signStreamToken, verifyStreamToken, type StreamTokenClaims } from './telephony/stream-token';
+import { claimsFromParameters, verifyStreamToken } from './telephony/stream-token';
 import { isValidTwilioSignature, parseForm } from './telephony/twilio-signature';
 import { parseTwilioMessage, toInboundEvent, type TwilioInbound, type TwilioStart } from './telephony/twilio-protocol';
 import { createCallControl, TwilioTransport, type CallControl } from './telephony/twilio-transport';
-import { connectStreamTwiml } from './telephony/twiml';
+import { publicBase, streamTwiml, streamUrlOf } from './telephony/twiml';
 
 /** What the stream's `start` told us, after the stream token checked out. */
 export interface StreamStart {
@@ -478,33 +478,6 @@ export function createMediaServer(deps: MediaServerDeps): MediaServer {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
-}
-
-/**
- * `scheme://host[:port]` of PUBLIC_URL exactly as written. Twilio computes X-Twilio-Signature over the URL as it was
- * configured, and `new URL()` would lowercase the host (WHATWG URL host parsing), so capitals in an ALB DNS name
- * ("Voice-Alb-123.us-east-1.elb.amazonaws.com") would fail every signature.
- */
-export function publicBase(publicUrl: string): string {
-  const m = /^https?:\/\/[^/?#]+/i.exec(publicUrl);
-  if (!m) throw new Error('PUBLIC_URL must be an http(s) URL');
-  return m[0];
-}
-
-/** The `<Stream url>`: https → wss (what Twilio requires), plain http → ws for the local kit on loopback; host as written. */
-export function streamUrlOf(publicUrl: string): string {
-  const b = publicBase(publicUrl);
-  return `${/^https:/i.test(b) ? 'wss' : 'ws'}${b.slice(b.indexOf(':'))}/media`;
-}
-
-/**
- * `<Connect><Stream>` for `callSid` with a fresh single-use token binding agent, caller and every `extra` Parameter.
- * The webhook answers with it, `/pay-result` too (with the pay outcome), and a live-call migration pushes it over
- * Twilio REST with `extra: { resume: 'true' }` so the task that picks the stream up knows to resume the session.
- */
-export function streamTwiml(config: Config, claims: StreamTokenClaims): string {
-  const token = signStreamToken(config.STREAM_TOKEN_KEY, claims, config.STREAM_TOKEN_TTL_SECONDS);
-  return connectStreamTwiml(streamUrlOf(config.PUBLIC_URL), { agent: claims.agent, caller: claims.caller, ...claims.extra, token });
 }
 
 /**

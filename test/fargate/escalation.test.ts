@@ -1,6 +1,7 @@
 // Escalation policy: requests for a person, failed turns in a row, low confidence; TwiML and handoff summary.
 import { describe, expect, it } from 'vitest';
 import { asksForHuman, EscalationPolicy, parsePaymentArgs, paymentTwiml, summarizeForHandoff, transferTwiml } from '../../fargate/src/escalation';
+import { verifyPayToken } from '../../fargate/src/telephony/pay';
 
 describe('asksForHuman', () => {
   it.each([
@@ -36,12 +37,18 @@ describe('EscalationPolicy', () => {
 });
 
 describe('TwiML and summary', () => {
-  it('dials the transfer number and sends payments to <Pay> with an action on the public URL', () => {
+  it('dials the transfer number and sends payments to <Pay> with an action on the public URL that binds call and amount', () => {
     expect(transferTwiml('+15557654321')).toContain('<Dial timeout="20"><Number>+15557654321</Number></Dial>');
-    const pay = paymentTwiml('https://voice.example.com', '25.00');
+    const key = 'k'.repeat(32);
+    const pay = paymentTwiml({ PUBLIC_URL: 'https://Voice-ALB.example.com', STREAM_TOKEN_KEY: key }, 'CA1', '25.00');
     expect(pay).toContain('<Pay');
-    expect(pay).toContain('action="https://voice.example.com/pay-result"');
     expect(pay).toContain('chargeAmount="25.00"');
+    const action = /action="([^"]+)"/.exec(pay)![1]!.replaceAll('&amp;', '&');
+    // The host stays as written (Twilio signs the URL it calls), and the token verifies only for this call.
+    expect(action.startsWith('https://Voice-ALB.example.com/pay-result?pay=')).toBe(true);
+    const token = new URL(action).searchParams.get('pay') ?? undefined;
+    expect(verifyPayToken(key, token, 'CA1')).toMatchObject({ ok: true });
+    expect(verifyPayToken(key, token, 'CA2').ok).toBe(false);
   });
 
   it('reads take_payment arguments as a <Pay> amount and refuses unusable ones', () => {

@@ -2,6 +2,7 @@
 // migration to another task. Each says its cached line (heard and recorded like any utterance) first.
 import type { AudioCache, CachedAudio } from '../audio-cache';
 import type { AgentProfile } from '../agents';
+import type { Config } from '../config';
 import { paymentTwiml, summarizeForHandoff, transferTwiml, type EscalationReason } from '../escalation';
 import type { Logger } from '../observability/logger';
 import type { TelephonyTransport } from '../providers/types';
@@ -22,8 +23,8 @@ export interface EndingDeps {
   recording: Recording;
   transport: Pick<TelephonyTransport, 'transfer' | 'hangup'>;
   cache: Pick<AudioCache, 'get'>;
-  publicUrl: string;
-  transferNumber: string;
+  config: Pick<Config, 'PUBLIC_URL' | 'STREAM_TOKEN_KEY' | 'TRANSFER_NUMBER'>;
+  callSid: string;
   /** Stores the handoff summary on the call record the moment the transfer starts. */
   putHandoff(summary: string): void;
   /** Saves the call's state for the stream that takes it over (migration, or back from <Pay>). */
@@ -58,7 +59,7 @@ export class Ending {
     await this.say('handoff', this.d.profile.handoffLine);
     this.summary = summarizeForHandoff(reason, this.d.recording.turns, this.d.recording.toolsCalled);
     this.d.putHandoff(this.summary);
-    await this.update(transferTwiml(this.d.transferNumber), 'transfer');
+    await this.update(transferTwiml(this.d.config.TRANSFER_NUMBER), 'transfer');
     this.d.stop('transferred');
   }
 
@@ -70,7 +71,7 @@ export class Ending {
     if (!this.begin('paying')) return;
     await this.say('payment', this.d.profile.paymentLine);
     this.handedOver = await this.save('pay');
-    if (!(await this.update(paymentTwiml(this.d.publicUrl, amount), 'payment handoff'))) this.handedOver = false;
+    if (!(await this.update(paymentTwiml(this.d.config, this.d.callSid, amount), 'payment handoff'))) this.handedOver = false;
     this.d.stop('payment');
   }
 

@@ -4,8 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import type { TurnRecord } from '../conversation';
 import type { ChatMessage } from '../providers/types';
-import { signStreamToken } from '../telephony/stream-token';
-import { connectStreamTwiml } from '../telephony/twiml';
+import { streamTwiml } from '../telephony/twiml';
 
 /** Why the call moved. */
 export type HandoverReason = 'migrate' | 'pay';
@@ -51,18 +50,18 @@ export async function takeHandover(redis: Pick<Redis, 'getdel'>, callSid: string
   return h.v === 1 && h.callSid === callSid ? h : undefined;
 }
 
-/** A stream start carries a handover when its TwiML said so (`resume`), or when it comes back from <Pay> (`payment`). */
+/**
+ * A stream start carries a handover when the TwiML that opened it said so: `resume` (a migration, or `/pay-result`
+ * after <Pay>), a Parameter the stream token's MAC covers, so no caller can add it.
+ */
 export function expectsHandover(customParameters: Record<string, string>): boolean {
-  return customParameters.resume === '1' || customParameters.payment !== undefined;
+  return customParameters.resume === 'true';
 }
 
 /**
  * TwiML that reconnects the live call to the service (`<Connect><Stream>` on PUBLIC_URL's /media, with a fresh
- * stream token), so the load balancer lands it on a healthy task, which takes the handover.
+ * single-use stream token), so the load balancer lands it on a healthy task, which takes the handover.
  */
-export function resumeTwiml(config: Pick<Config, 'PUBLIC_URL' | 'STREAM_TOKEN_KEY' | 'STREAM_TOKEN_TTL_SECONDS'>, c: { callSid: string; caller: string; agent: string }): string {
-  const url = new URL(config.PUBLIC_URL);
-  const streamUrl = `${url.protocol === 'https:' ? 'wss:' : 'ws:'}//${url.host}/media`;
-  const token = signStreamToken(config.STREAM_TOKEN_KEY, c, config.STREAM_TOKEN_TTL_SECONDS);
-  return connectStreamTwiml(streamUrl, { agent: c.agent, caller: c.caller, token, resume: '1' });
+export function resumeTwiml(config: Config, c: { callSid: string; caller: string; agent: string }): string {
+  return streamTwiml(config, { ...c, extra: { resume: 'true' } });
 }

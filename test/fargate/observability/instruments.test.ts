@@ -123,7 +123,7 @@ describe('observability instruments', () => {
 
   it('serves the same metrics on GET /metrics of the media server: latency and cost histograms, tools by label, active calls', async () => {
     const { obs } = setup();
-    const media = createMediaServer({ config: testConfig(), log, onCall: async () => undefined, agentFor: () => 'booking', metrics: obs.metrics });
+    const media = createMediaServer({ config: testConfig({ METRICS_PORT: '0' }), log, onCall: async () => undefined, agentFor: () => 'booking', metrics: obs.metrics });
     servers.push(media);
     obs.service.setActiveCalls(() => media.activeCalls() + 2);
     const inst = obs.instrumentsFor({ start: { callSid: CALL_SID, startedAt: T0 }, log }, { name: 'booking', stt: 'nova-3', llm: 'small' });
@@ -134,9 +134,10 @@ describe('observability instruments', () => {
     });
     inst.observer.end(SUMMARY);
     inst.providerError('llm');
-    const port = await media.listen(0);
+    await media.listen(0);
+    // Prometheus is served on the internal METRICS_PORT only, never on the public listener.
     const { status, type, body } = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
-      http.get(`http://127.0.0.1:${port}/metrics`, (res) => {
+      http.get(`http://127.0.0.1:${media.metricsPort()}/metrics`, (res) => {
         let b = '';
         res.on('data', (c) => (b += c));
         res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body: b }));
