@@ -5,6 +5,7 @@ import { ENDPOINTING_PROFILES } from '../fargate/src/turn-detector';
 import { AGENTS, NUMBER_TO_AGENT, novaSpeculates, type AgentProfile } from '../fargate/src/agents';
 import { placeCall, type CallReport } from './caller/caller';
 import { networkFor } from './caller/network';
+import { groqTokensPerSecond } from './emulators/llm';
 import { loadScenario, type Scenario } from './scenarios/scenario';
 import { SEED_BUDGET, startLocalStack, type LocalStack } from './stack';
 
@@ -25,9 +26,9 @@ const { values } = parseArgs({
 /**
  * Emulated delays of the seed budget (SEED_BUDGET), subtracted to get the pipeline's own overhead. The LLM's first
  * spoken token comes after its first token and the reasoning before the answer: the LLM emulator's default 150
- * reasoning tokens at its default 500 tokens/s.
+ * reasoning tokens at the small tier's speed (plain turns go to openai/gpt-oss-20b: 1000 tokens/s).
  */
-const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, llmReasoningMs: (150 * 1000) / 500, ttsFirstByteMs: 150 };
+const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, llmReasoningMs: (150 * 1000) / groqTokensPerSecond('openai/gpt-oss-20b'), ttsFirstByteMs: 150 };
 const NETWORK = networkFor(values.network!);
 /** The `--agent` profile and the number that reaches it (the caller dials it like a real one); exits on a bad name. */
 function benchAgent(name: string): { agent: AgentProfile; to: string } {

@@ -35,7 +35,7 @@ export interface LlmKnobs extends FaultKnobs {
    * is modelled. 0 turns reasoning off. @default 150
    */
   reasoningTokens?: number;
-  /** Streaming speed after the first token. @default 500 (gpt-oss-120b on Groq) */
+  /** Streaming speed after the first token. @default by model: {@link groqTokensPerSecond} */
   tokensPerSecond?: number;
   /** Fails the next `count` (default 1) requests. */
   failNext?: LlmFault;
@@ -123,6 +123,14 @@ interface Planned {
 function reasoningPieces(n: number): string[] {
   const words = ['The', ' caller', ' asks', ';', ' answer', ' briefly', ' and', ' politely', '.'];
   return Array.from({ length: n }, (_, i) => words[i % words.length]!);
+}
+
+/**
+ * Output speed Groq publishes per model (GroqDocs models table, numbers.md §0): openai/gpt-oss-20b 1000 T/s,
+ * openai/gpt-oss-120b 500 T/s; other models 500.
+ */
+export function groqTokensPerSecond(model: string): number {
+  return /gpt-oss-20b/i.test(model) ? 1000 : 500;
 }
 
 /** gpt-oss models reason before answering (console.groq.com/docs/reasoning lists openai/gpt-oss-20b and -120b). */
@@ -250,7 +258,7 @@ export async function startLlmEmulator(opts: LlmEmulatorOptions = {}): Promise<L
     const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : undefined;
     const planned = plan(reply, maxTokens, reasoning);
     const ttft = sampleLatency(knobs.ttftMs ?? 200, rng);
-    const perToken = 1000 / Math.max(1, knobs.tokensPerSecond ?? 500);
+    const perToken = 1000 / Math.max(1, knobs.tokensPerSecond ?? groqTokensPerSecond(body.model));
     const id = `chatcmpl-${randomUUID()}`;
     const groqId = `req_${randomBytes(13).toString('hex')}`;
     const created = Math.floor(Date.now() / 1000);
