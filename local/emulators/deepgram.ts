@@ -73,8 +73,8 @@ export interface DeepgramEmulator extends EmulatorHandle {
   setKnobs(knobs: Partial<DeepgramKnobs>): void;
   /** Open listen connections right now. */
   activeConnections(): number;
-  /** Sizes (bytes) of the binary audio messages received per path, the latest 10 000 of each. */
-  readonly audioChunkBytes: { '/v1/listen': number[]; '/v2/listen': number[] };
+  /** Per connection, oldest first (the latest 100): its path and the sizes (bytes) of the binary audio messages it sent. */
+  readonly audioChunks: { path: '/v1/listen' | '/v2/listen'; bytes: number[] }[];
 }
 
 const DEFAULTS = {
@@ -711,11 +711,12 @@ export async function startDeepgramEmulator(opts: DeepgramEmulatorOptions = {}):
     line: (i: number) => script[i],
   };
   const sessions = new Set<WebSocket>();
-  const audioChunkBytes: DeepgramEmulator['audioChunkBytes'] = { '/v1/listen': [], '/v2/listen': [] };
-  const recorder = (path: '/v1/listen' | '/v2/listen') => (bytes: number) => {
-    const list = audioChunkBytes[path];
-    list.push(bytes);
-    if (list.length > 10_000) list.splice(0, list.length - 10_000);
+  const audioChunks: DeepgramEmulator['audioChunks'] = [];
+  const recorder = (path: '/v1/listen' | '/v2/listen') => {
+    const conn = { path, bytes: [] as number[] };
+    audioChunks.push(conn);
+    if (audioChunks.length > 100) audioChunks.shift();
+    return (bytes: number) => void (conn.bytes.length < 100_000 && conn.bytes.push(bytes));
   };
   const server = createServer((_req, res) => {
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ err_code: 'NOT_FOUND', err_msg: 'the emulator serves only /v1/listen and /v2/listen WebSockets' }));
@@ -761,7 +762,7 @@ export async function startDeepgramEmulator(opts: DeepgramEmulatorOptions = {}):
       if (k.seed !== undefined) rng = createRng(k.seed);
     },
     activeConnections: () => sessions.size,
-    audioChunkBytes,
+    audioChunks,
     async close() {
       for (const ws of sessions) ws.terminate();
       wss.close();
