@@ -1,10 +1,12 @@
-// `npm run bench -- --calls N [--agent NAME] [--json] [--url https://…/twiml]`: N concurrent simulated calls, latency percentiles, CPU and memory per call.
+// `npm run bench -- --calls N [--agent NAME] [--network pstn|zero] [--json] [--url https://…/twiml]`: N concurrent simulated calls, latency percentiles, CPU and memory per call.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ENDPOINTING_PROFILES } from '../fargate/src/turn-detector';
 import { novaSpeculates, type AgentProfile } from '../fargate/src/agents';
 import { LOCAL_NUMBERS, localAgents, localNumberOf } from './agents';
 import { placeCall, type CallReport } from './caller/caller';
+import { networkFor } from './caller/network';
+import { groqTokensPerSecond } from './emulators/llm';
 import { loadScenario, type Scenario } from './scenarios/scenario';
 import { SEED_BUDGET, startLocalStack, type LocalStack } from './stack';
 
@@ -17,11 +19,18 @@ const { values } = parseArgs({
     url: { type: 'string' },
     /** Spread of the call starts, ms (Twilio does not connect every call in the same instant). */
     stagger: { type: 'string' },
+    /** The caller's phone network: `pstn` (PSTN_NETWORK, 150 ms ± 20 ms one way) or `zero`. */
+    network: { type: 'string', default: 'pstn' },
   },
 });
 
-/** Emulated delays of the seed budget (SEED_BUDGET), subtracted to get the pipeline's own overhead. */
-const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, ttsFirstByteMs: 150 };
+/**
+ * Emulated delays of the seed budget (SEED_BUDGET), subtracted to get the pipeline's own overhead. The LLM's first
+ * spoken token comes after its first token and the reasoning before the answer: the LLM emulator's default 150
+ * reasoning tokens at the small tier's speed (plain turns go to openai/gpt-oss-20b: 1000 tokens/s).
+ */
+const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, llmReasoningMs: (150 * 1000) / groqTokensPerSecond('openai/gpt-oss-20b'), ttsFirstByteMs: 150 };
+const NETWORK = networkFor(values.network!);
 /** The `--agent` profile and the number that reaches it (the caller dials it like a real one); exits on a bad name. */
 function benchAgent(name: string): { agent: AgentProfile; to: string } {
   const to = localNumberOf(name);
@@ -33,9 +42,9 @@ function benchAgent(name: string): { agent: AgentProfile; to: string } {
 const { agent: AGENT, to: TO } = benchAgent(values.agent!);
 /** The bench agent ends turns after this much silence: the endpointing window. */
 const ENDPOINTING_MS = ENDPOINTING_PROFILES[AGENT.endpointing].endpointingMs;
-/** Nova speculation: Deepgram's (and the emulator's, whose floor is its 250 ms burst gap) early endpoint. */
+/** Nova speculation: Deepgram's (and the emulator's, which honours any window) early endpoint. */
 const SPECULATES = novaSpeculates(AGENT);
-const EAGER_MS = Math.max(250, ENDPOINTING_PROFILES[AGENT.endpointing].eagerEndpointingMs);
+const EAGER_MS = ENDPOINTING_PROFILES[AGENT.endpointing].eagerEndpointingMs;
 
 /** Two caller turns of the booking call: one with a tool call (availability), one plain answer. */
 function benchScenario(): Scenario {
@@ -128,6 +137,7 @@ async function main(): Promise<void> {
           scenario: { ...scenario, from: `+1555880${String(1000 + (i % 9000)).slice(-4)}` },
           twimlUrl: twimlUrl!,
           authToken,
+          network: NETWORK,
           ...(stack ? { accountSid: stack.twilio.accountSid, events: stack.emulators.twilio.events } : {}),
         });
       } catch (err) {
@@ -148,17 +158,20 @@ async function main(): Promise<void> {
   // Plain (no tool) turns: v2v − endpointing window − emulated STT final, LLM first token and TTS first byte.
   // Speculating, the reply starts at the early endpoint and plays once the full window is confirmed, whichever is later.
   const plain = turns.filter((t) => t.say === 'booking-2').map((t) => t.voiceToVoiceMs).filter((v): v is number => v !== undefined);
-  const sequential = ENDPOINTING_MS + EMULATED.sttFinalMs + EMULATED.llmTtftMs + EMULATED.ttsFirstByteMs;
-  const floor = SPECULATES ? Math.max(ENDPOINTING_MS + EMULATED.sttFinalMs, EAGER_MS + EMULATED.sttFinalMs + EMULATED.llmTtftMs + EMULATED.ttsFirstByteMs) : sequential;
+  const llm = EMULATED.llmTtftMs + EMULATED.llmReasoningMs;
+  const sequential = ENDPOINTING_MS + EMULATED.sttFinalMs + llm + EMULATED.ttsFirstByteMs;
+  const wire = 2 * NETWORK.oneWayMs;
+  const floor = wire + (SPECULATES ? Math.max(ENDPOINTING_MS + EMULATED.sttFinalMs, EAGER_MS + EMULATED.sttFinalMs + llm + EMULATED.ttsFirstByteMs) : sequential);
   const result = {
     agent: AGENT.name,
     speculates: SPECULATES,
+    network: NETWORK,
     calls: n,
     completed: ok.filter((r) => r.ok).length,
     failed: reports.length - ok.filter((r) => r.ok).length,
     wallSeconds: Math.round(wallS * 10) / 10,
     callerVoiceToVoiceMs: stats(v2v),
-    pipelineOverheadMs: { ...stats(plain.map((v) => v - floor)), floorMs: floor, subtracted: { endpointingMs: ENDPOINTING_MS, ...(SPECULATES ? { eagerEndpointingMs: EAGER_MS } : {}), ...EMULATED } },
+    pipelineOverheadMs: { ...stats(plain.map((v) => v - floor)), floorMs: floor, subtracted: { networkMs: wire, endpointingMs: ENDPOINTING_MS, ...(SPECULATES ? { eagerEndpointingMs: EAGER_MS } : {}), ...EMULATED } },
     /**
      * The media service's own share, from its per-turn measures on plain turns: VoiceToVoice − SttFinalDelay − LLM
      * time to first token − TTS time to first byte (what is left: clause cutting, loop, transport). Provider slowness
@@ -189,13 +202,13 @@ async function main(): Promise<void> {
   }
   const row = (name: string, s: { n: number; p50?: number; p95?: number; p99?: number }) =>
     `${name.padEnd(34)} n=${String(s.n).padEnd(5)} p50 ${String(s.p50 ?? '-').padStart(7)}  p95 ${String(s.p95 ?? '-').padStart(7)}  p99 ${String(s.p99 ?? '-').padStart(7)}`;
-  console.log(`bench: ${n} calls to ${AGENT.name}${SPECULATES ? ' (Nova speculation)' : ''} (${result.completed} completed, ${result.failed} failed) in ${result.wallSeconds} s`);
+  console.log(`bench: ${n} calls to ${AGENT.name}${SPECULATES ? ' (Nova speculation)' : ''}, caller network ${NETWORK.oneWayMs} ± ${NETWORK.jitterMs} ms one way (${result.completed} completed, ${result.failed} failed) in ${result.wallSeconds} s`);
   console.log(row('voice-to-voice (caller) ms', result.callerVoiceToVoiceMs));
   console.log(row('pipeline overhead ms', result.pipelineOverheadMs));
   console.log(
     SPECULATES
-      ? `  (plain turns: v2v − max(${ENDPOINTING_MS} endpointing + ${EMULATED.sttFinalMs} STT final, ${EAGER_MS} early endpoint + ${EMULATED.sttFinalMs} STT final + ${EMULATED.llmTtftMs} LLM TTFT + ${EMULATED.ttsFirstByteMs} TTS TTFB) = v2v − ${floor})`
-      : `  (plain turns: v2v − ${ENDPOINTING_MS} endpointing − ${EMULATED.sttFinalMs} STT final − ${EMULATED.llmTtftMs} LLM TTFT − ${EMULATED.ttsFirstByteMs} TTS TTFB = v2v − ${floor})`,
+      ? `  (plain turns: v2v − ${wire} network − max(${ENDPOINTING_MS} endpointing + ${EMULATED.sttFinalMs} STT final, ${EAGER_MS} early endpoint + ${EMULATED.sttFinalMs} STT final + ${llm} LLM first spoken token + ${EMULATED.ttsFirstByteMs} TTS TTFB) = v2v − ${floor})`
+      : `  (plain turns: v2v − ${wire} network − ${ENDPOINTING_MS} endpointing − ${EMULATED.sttFinalMs} STT final − ${llm} LLM first spoken token (${EMULATED.llmTtftMs} TTFT + ${EMULATED.llmReasoningMs} reasoning) − ${EMULATED.ttsFirstByteMs} TTS TTFB = v2v − ${floor})`,
   );
   console.log(row('media service own share ms', result.mediaServiceOwnMs));
   console.log('  (plain non-speculative turns, pipeline clock: VoiceToVoice − SttFinalDelay − LlmTimeToFirstToken − TtsTimeToFirstByte)');

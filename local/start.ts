@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { formatWaterfall } from '../fargate/src/observability/waterfall';
 import { placeCall, type CallReport } from './caller/caller';
+import { networkFor } from './caller/network';
 import { loadScenario, type Scenario } from './scenarios/scenario';
 import { checkExpect, startLocalStack, toolCallsSeen, type LocalStack } from './stack';
 
@@ -9,6 +10,8 @@ const { values } = parseArgs({
   options: {
     'keep-up': { type: 'boolean', default: false },
     scenario: { type: 'string', default: 'booking' },
+    /** The simulated caller's phone network: `pstn` (150 ± 20 ms one way) or `zero`. */
+    network: { type: 'string', default: 'pstn' },
   },
 });
 
@@ -27,6 +30,7 @@ async function printTranscript(stack: LocalStack, scenario: Scenario, report: Ca
 
 async function main(): Promise<number> {
   const scenario = loadScenario(values.scenario!);
+  const network = networkFor(values.network!);
   const keepUp = values['keep-up']!;
   const stack = await startLocalStack({ scenario, fixedPorts: keepUp });
   if (keepUp) {
@@ -52,7 +56,9 @@ async function main(): Promise<number> {
       authToken: stack.twilio.authToken,
       accountSid: stack.twilio.accountSid,
       events: stack.emulators.twilio.events,
+      network,
     });
+    console.log(`(caller network: ${network.oneWayMs} ± ${network.jitterMs} ms one way; --network zero for none)`);
     // The handler persists the call after the caller hangs up: wait (bounded) for its summary.
     for (let i = 0; i < 100 && !stack.calls.get(report.callSid)?.summary; i++) await new Promise((r) => setTimeout(r, 50));
     await printTranscript(stack, scenario, report);

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { FRAME_BYTES, MULAW_SILENCE, isSpeech } from '../audio/mulaw';
 import { type Scenario, type ScenarioStep, loadScenario, loadScenarioAudio } from '../scenarios/scenario';
 import { Ear } from './hearing';
+import { OneWayLink, type NetworkOptions } from './network';
 import { Playout } from './playout';
 import type { BargeInReport, CallReport, EndReason, TurnReport } from './report';
 import { fetchStreamTwiml, newSid, twilioSignature, wire } from './twilio-wire';
@@ -68,6 +69,12 @@ export interface PlaceCallOptions {
   dtmfIntervalMs?: number;
   /** Hard cap on the whole call. @default 300000 */
   maxCallMs?: number;
+  /**
+   * The phone network between the caller and the media service: each direction delays every message by `oneWayMs`
+   * ± `jitterMs` (order kept), so what the caller hears and when it is heard include both legs.
+   * @default no delay (PSTN_NETWORK in ./network is a PSTN-like setting)
+   */
+  network?: NetworkOptions;
 }
 
 /** The object with its number fields rounded to 0.1 ms (sub-millisecond digits are timer noise). */
@@ -186,6 +193,9 @@ class SimulatedCall {
   private lastAgentSpeechEnd = Number.NEGATIVE_INFINITY;
   private finishCall!: (r: CallReport) => void;
   private readonly startedAtIso = new Date().toISOString();
+  /** Caller → media service, and back. */
+  private readonly up: OneWayLink;
+  private readonly down: OneWayLink;
 
   private readonly playout = new Playout({
     played: (bytes, at) => {
@@ -240,6 +250,8 @@ class SimulatedCall {
     private readonly audio: Map<string, Uint8Array>,
     private readonly s: Settings,
   ) {
+    this.up = new OneWayLink(s.network);
+    this.down = new OneWayLink(s.network && { ...s.network, seed: (s.network.seed ?? 1) + 1 });
     this.o = {
       agentStartTimeoutMs: s.agentStartTimeoutMs ?? 10_000,
       waitForAgentTimeoutMs: s.waitForAgentTimeoutMs ?? 60_000,
@@ -260,7 +272,7 @@ class SimulatedCall {
 
   run(): Promise<CallReport> {
     const done = new Promise<CallReport>((resolve) => (this.finishCall = resolve));
-    this.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on('message', (data, isBinary) => this.down.deliver(() => this.onMessage(data, isBinary)));
     this.ws.on('close', () => this.finish('server-closed'));
     this.ws.on('error', (err) => {
       this.protocolErrors.push(`socket error: ${err.message}`);
@@ -348,7 +360,10 @@ class SimulatedCall {
   }
 
   private send(msg: object): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+    const text = JSON.stringify(msg);
+    this.up.deliver(() => {
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+    });
   }
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
@@ -529,15 +544,22 @@ class SimulatedCall {
     this.mouth = undefined;
     this.checkWaiters();
     const report = this.report(now);
-    if (reason === 'server-closed' || this.ws.readyState !== WebSocket.OPEN) return this.finishCall(report);
-    // The caller's side ends the call: Twilio sends `stop`, then closes the socket.
+    this.down.cancel();
+    if (reason === 'server-closed' || this.ws.readyState !== WebSocket.OPEN) {
+      this.up.cancel();
+      return this.finishCall(report);
+    }
+    // The caller's side ends the call: Twilio sends `stop`, then closes the socket (after what is still on the wire).
     this.send(wire.stop(++this.seq, this.s));
-    const closed = setTimeout(() => this.ws.terminate(), 1000);
-    this.ws.once('close', () => {
-      clearTimeout(closed);
-      this.finishCall(report);
+    this.up.deliver(() => {
+      if (this.ws.readyState !== WebSocket.OPEN) return this.finishCall(report);
+      const closed = setTimeout(() => this.ws.terminate(), 1000);
+      this.ws.once('close', () => {
+        clearTimeout(closed);
+        this.finishCall(report);
+      });
+      this.ws.close(1000);
     });
-    this.ws.close(1000);
   }
 
   private report(now: number): CallReport {

@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { placeCall } from './caller';
+import { networkFor } from './network';
 import { formatReport, reportJson } from './report';
 
 const USAGE = `usage: npm run call -- --scenario <name|path> (--url <ws(s)://…/media> | --twiml-url <http(s)://…/twiml>)
@@ -13,6 +14,7 @@ const USAGE = `usage: npm run call -- --scenario <name|path> (--url <ws(s)://…
   --auth-token  signs the webhook and the upgrade (default: $TWILIO_AUTH_TOKEN)
   --account-sid default: $TWILIO_ACCOUNT_SID, else random
   --save-audio  write the agent audio the caller heard (raw 8 kHz μ-law) to a file
+  --network     zero (default: the real network is in the way already) or pstn (adds 150 ± 20 ms each way)
 Exit code 0 when every turn passed, 1 when a turn failed, 2 on a setup error.`;
 
 async function main(): Promise<number> {
@@ -30,6 +32,7 @@ async function main(): Promise<number> {
         to: { type: 'string' },
         json: { type: 'boolean', default: false },
         'save-audio': { type: 'string' },
+        network: { type: 'string', default: 'zero' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -68,6 +71,7 @@ async function main(): Promise<number> {
     ...(args.from ? { from: args.from } : {}),
     ...(args.to ? { to: args.to } : {}),
     parameters,
+    network: networkFor(args.network!),
     signal: abort.signal,
   });
   if (args['save-audio']) {

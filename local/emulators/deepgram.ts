@@ -27,7 +27,10 @@ const SEC_PER_CHAR = 0.065;
 export interface DeepgramKnobs extends FaultKnobs {
   /** Seed for sampled latencies and confidences. @default 1 */
   seed?: number;
-  /** Delay from detecting a burst start (in received audio) to sending SpeechStarted. @default 0 */
+  /**
+   * Delay from a burst start (in received audio) to SpeechStarted (v1) and StartOfTurn (Flux). Deepgram publishes no
+   * figure for it; 100 ms is the seed budget's (numbers.md), never 0: a detector must hear some speech first. @default 100
+   */
   speechStartedMs?: Latency;
   /** Delay before each interim Results. @default 0 */
   interimMs?: Latency;
@@ -37,7 +40,11 @@ export interface DeepgramKnobs extends FaultKnobs {
   utteranceEndMs?: Latency;
   /** Wall time without audio or KeepAlive before closing 1011 NET-0001 (Deepgram: 10 s). @default 10000 */
   noAudioTimeoutMs?: number;
-  /** Audio seconds between interim Results while speech lasts (Deepgram: "about every 1 s"). @default 1 */
+  /**
+   * Audio seconds between interim Results while speech lasts. Deepgram's own example prints interims at 0–1.1 s,
+   * 0–2.1 s, 0–3.1 s … ("Using Interim Results", developers.deepgram.com/docs/using-interim-results): about one per
+   * second of audio. Settable per scenario (`emulators.deepgram.interimEverySec`) or per test, e.g. 0.25. @default 1
+   */
   interimEverySec?: number;
   /** Flux: audio seconds between Update events (Deepgram: "approximately every 0.25 seconds"). @default 0.25 */
   fluxUpdateEverySec?: number;
@@ -66,10 +73,12 @@ export interface DeepgramEmulator extends EmulatorHandle {
   setKnobs(knobs: Partial<DeepgramKnobs>): void;
   /** Open listen connections right now. */
   activeConnections(): number;
+  /** Per connection, oldest first (the latest 100): its path and the sizes (bytes) of the binary audio messages it sent. */
+  readonly audioChunks: { path: '/v1/listen' | '/v2/listen'; bytes: number[] }[];
 }
 
 const DEFAULTS = {
-  speechStartedMs: 0 as Latency,
+  speechStartedMs: 100 as Latency,
   interimMs: 0 as Latency,
   finalMs: 200 as Latency,
   utteranceEndMs: 0 as Latency,
@@ -178,6 +187,7 @@ abstract class ListenSession {
     protected readonly ws: WebSocket,
     protected readonly emu: { knobs: Required<Omit<DeepgramKnobs, keyof FaultKnobs | 'seed'>> & FaultKnobs; rng: () => number; line(i: number): string | undefined },
     sampleRate: number,
+    private readonly onChunk: (bytes: number) => void = () => {},
   ) {
     this.frameBytes = Math.round(sampleRate * FRAME_SEC);
     const { dropAfterMs, closeWith } = emu.knobs;
@@ -234,6 +244,7 @@ abstract class ListenSession {
       return;
     }
     this.armIdle();
+    this.onChunk(buf.length);
     this.hash.update(buf);
     this.bytes += buf.length;
     let all = this.partial.length ? Buffer.concat([this.partial, buf]) : buf;
@@ -273,6 +284,16 @@ abstract class ListenSession {
       this.onBurstEnd(b);
     }
     this.onSilenceFrame(t1);
+  }
+
+  /** Ends the open burst before the 250 ms gap (a short endpointing window); speech resuming within the gap is absorbed. */
+  protected closeBurst(): void {
+    const b = this.burst;
+    if (!b) return;
+    b.ended = true;
+    this.burst = undefined;
+    this.absorbing = true;
+    this.onBurstEnd(b);
   }
 
   protected abstract onBurstStart(b: Burst): void;
@@ -336,8 +357,8 @@ class V1Session extends ListenSession {
   private lastWordEnd: number | undefined;
   private utteranceEndDue = false;
 
-  constructor(ws: WebSocket, emu: ListenSession['emu'], sampleRate: number, private readonly p: V1Params) {
-    super(ws, emu, sampleRate);
+  constructor(ws: WebSocket, emu: ListenSession['emu'], sampleRate: number, private readonly p: V1Params, onChunk?: (bytes: number) => void) {
+    super(ws, emu, sampleRate, onChunk);
   }
 
   private wordsOf(b: Burst, upTo?: number): Word[] {
@@ -409,8 +430,10 @@ class V1Session extends ListenSession {
 
   protected onSilenceFrame(t: number): void {
     const ep = this.p.endpointing;
-    // Endpointing can't act inside a burst (words are only known per burst), so the effective silence is ≥ the burst gap.
-    if (ep !== false && this.pending.length && !this.burst && this.silenceMs >= Math.max(ep, BURST_GAP_MS) - 1e-6) {
+    // speech_final after `endpointing` ms of silence, as configured (no floor): a burst still open when the window
+    // passes is closed there, so a short window is not stretched to the 250 ms burst gap.
+    if (ep !== false && this.pending.length && this.silenceMs >= ep - 1e-6) {
+      if (this.burst) this.closeBurst();
       this.finalize({ speechFinal: true, fromFinalize: false });
     }
     // UtteranceEnd counts from the last *finalized* word, after utterance_end_ms of non-speech.
@@ -486,8 +509,8 @@ class FluxSession extends ListenSession {
   private turnStart = 0;
   private lastUpdateAt = 0;
 
-  constructor(ws: WebSocket, emu: ListenSession['emu'], sampleRate: number, private p: FluxParams) {
-    super(ws, emu, sampleRate);
+  constructor(ws: WebSocket, emu: ListenSession['emu'], sampleRate: number, private p: FluxParams, onChunk?: (bytes: number) => void) {
+    super(ws, emu, sampleRate, onChunk);
     this.sendFlux(0, { type: 'Connected', request_id: this.requestId });
   }
 
@@ -502,7 +525,8 @@ class FluxSession extends ListenSession {
     });
   }
 
-  private turnInfo(event: string, t: number, words: Word[], eotConfidence: number, trigger?: string): void {
+  /** Only ListenV2TurnInfo's fields (type, request_id, sequence_id, event, turn_index, audio_window_*, transcript, words, end_of_turn_confidence). */
+  private turnInfo(event: string, t: number, words: Word[], eotConfidence: number, delayMs = this.latency(this.emu.knobs.fluxEventMs)): void {
     const body = {
       type: 'TurnInfo',
       request_id: this.requestId,
@@ -513,9 +537,8 @@ class FluxSession extends ListenSession {
       transcript: words.map((w) => w.word).join(' '),
       words: words.map(({ word, confidence, start, end }) => ({ word, confidence, start, end })),
       end_of_turn_confidence: round3(eotConfidence),
-      ...(trigger ? { trigger } : {}),
     };
-    this.sendFlux(this.latency(this.emu.knobs.fluxEventMs), body);
+    this.sendFlux(delayMs, body);
     this.lastUpdateAt = t;
   }
 
@@ -539,7 +562,7 @@ class FluxSession extends ListenSession {
       this.turnBursts = [b];
       this.turnStart = b.start;
       this.state = 'speaking';
-      this.turnInfo('StartOfTurn', b.end, this.turnWords(1), 0.01);
+      this.turnInfo('StartOfTurn', b.end, this.turnWords(1), 0.01, this.latency(this.emu.knobs.speechStartedMs));
       return;
     }
     this.turnBursts.push(b);
@@ -561,7 +584,7 @@ class FluxSession extends ListenSession {
     const eager = this.eagerMs;
     const eot = this.eotMs;
     if (this.silenceMs >= eot - 1e-6) {
-      this.endTurn(t, this.silenceMs >= this.p.eotTimeoutMs - 1e-6 ? 'timeout' : 'model');
+      this.endTurn(t);
     } else if (this.state === 'speaking' && eager !== undefined && this.silenceMs >= eager - 1e-6 && this.turnWords().length) {
       // "An EagerEndOfTurn message always contains a nonempty transcript."
       this.state = 'eager';
@@ -572,8 +595,8 @@ class FluxSession extends ListenSession {
   }
 
   /** EndOfTurn repeats the preceding EagerEndOfTurn transcript (no speech came in between); then turn_index increments. */
-  private endTurn(t: number, trigger: string): void {
-    this.turnInfo('EndOfTurn', t, this.turnWords(), Math.max(this.p.eot, 0.9), trigger);
+  private endTurn(t: number): void {
+    this.turnInfo('EndOfTurn', t, this.turnWords(), Math.max(this.p.eot, 0.9));
     this.turnIndex++;
     this.turnBursts = [];
     this.state = 'idle';
@@ -592,7 +615,7 @@ class FluxSession extends ListenSession {
           this.burst = undefined;
           this.absorbing = true;
         }
-        this.endTurn(this.now, 'manual');
+        this.endTurn(this.now);
       }
     } else if (type === 'Configure') {
       const th = (msg.thresholds ?? {}) as { eager_eot_threshold?: number; eot_threshold?: number; eot_timeout_ms?: number };
@@ -615,7 +638,7 @@ class FluxSession extends ListenSession {
         this.burst.ended = true;
         this.burst = undefined;
       }
-      this.endTurn(this.now, 'manual');
+      this.endTurn(this.now);
     }
     void this.closeAfterQueue(1000);
   }
@@ -688,6 +711,13 @@ export async function startDeepgramEmulator(opts: DeepgramEmulatorOptions = {}):
     line: (i: number) => script[i],
   };
   const sessions = new Set<WebSocket>();
+  const audioChunks: DeepgramEmulator['audioChunks'] = [];
+  const recorder = (path: '/v1/listen' | '/v2/listen') => {
+    const conn = { path, bytes: [] as number[] };
+    audioChunks.push(conn);
+    if (audioChunks.length > 100) audioChunks.shift();
+    return (bytes: number) => void (conn.bytes.length < 100_000 && conn.bytes.push(bytes));
+  };
   const server = createServer((_req, res) => {
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ err_code: 'NOT_FOUND', err_msg: 'the emulator serves only /v1/listen and /v2/listen WebSockets' }));
   });
@@ -715,8 +745,8 @@ export async function startDeepgramEmulator(opts: DeepgramEmulatorOptions = {}):
     wss.handleUpgrade(req, socket, head, (ws) => {
       sessions.add(ws);
       ws.on('close', () => sessions.delete(ws));
-      if (url.pathname === '/v1/listen') new V1Session(ws, state, format.sampleRate, params as V1Params);
-      else new FluxSession(ws, state, format.sampleRate, params as FluxParams);
+      if (url.pathname === '/v1/listen') new V1Session(ws, state, format.sampleRate, params as V1Params, recorder('/v1/listen'));
+      else new FluxSession(ws, state, format.sampleRate, params as FluxParams, recorder('/v2/listen'));
     });
   });
 
@@ -732,6 +762,7 @@ export async function startDeepgramEmulator(opts: DeepgramEmulatorOptions = {}):
       if (k.seed !== undefined) rng = createRng(k.seed);
     },
     activeConnections: () => sessions.size,
+    audioChunks,
     async close() {
       for (const ws of sessions) ws.terminate();
       wss.close();

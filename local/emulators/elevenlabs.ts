@@ -32,8 +32,15 @@ export interface ElevenLabsKnobs extends FaultKnobs {
   firstByteMs?: Latency;
   /** Synthesis time per character between later audio chunks (real TTS runs faster than real time). @default 5 */
   msPerChar?: Latency;
-  /** Overrides the socket's inactivity timeout (otherwise `inactivity_timeout` query seconds, else 20 s). */
+  /** Overrides the inactivity timeout of each context and of a socket with none (otherwise `inactivity_timeout` query seconds, else 20 s). */
   inactivityTimeoutMs?: number;
+  /**
+   * When multi-stream-input sends a context's isFinal. `close` (default): only once the context is closed
+   * (close_context, close_socket) or timed out: "This is sent when a context is closed" (`is_final`,
+   * WebsocketTTSServerMessageMulti). `flush`: also after each flush, as the spec's own x-fern-example shows (a test
+   * setting for the other reading). `never`: no isFinal at all (tests the client's bounded wait).
+   */
+  isFinalOn?: 'close' | 'flush' | 'never';
 }
 
 /** Options of startElevenLabsEmulator. */
@@ -58,12 +65,14 @@ export interface ElevenLabsEmulator extends EmulatorHandle {
   setKnobs(knobs: Partial<ElevenLabsKnobs>): void;
   /** Every generation, in order. */
   readonly generations: GenerationRecord[];
+  /** multi-stream-input contexts closed by their own inactivity timeout, in order. */
+  readonly timedOutContexts: string[];
 }
 
-/** Alignment object as ElevenLabs sends it (charDurationsMs spelling, per the current SDK serializer and pipecat). */
-function alignmentOf(text: string): { chars: string[]; charStartTimesMs: number[]; charDurationsMs: number[] } {
+/** Alignment object in the spec's spelling (`Alignment`/`NormalizedAlignment`: chars, charStartTimesMs, charsDurationsMs). */
+function alignmentOf(text: string): { chars: string[]; charStartTimesMs: number[]; charsDurationsMs: number[] } {
   const chars = [...text];
-  return { chars, charStartTimesMs: chars.map((_, i) => Math.round(i * MS_PER_CHAR)), charDurationsMs: chars.map(() => Math.round(MS_PER_CHAR)) };
+  return { chars, charStartTimesMs: chars.map((_, i) => Math.round(i * MS_PER_CHAR)), charsDurationsMs: chars.map(() => Math.round(MS_PER_CHAR)) };
 }
 
 /** Splits a generation into audio chunks of one word each (with its trailing spaces), like the real per-chunk cadence. */
@@ -79,6 +88,8 @@ interface Ctx {
   /** Generations of this context run one after another. */
   chain: Promise<void>;
   closed: boolean;
+  /** multi-stream-input: this context's own inactivity timer. */
+  idle?: NodeJS.Timeout;
 }
 
 interface Emu {
@@ -86,6 +97,7 @@ interface Emu {
   rng: () => number;
   apiKey: string | undefined;
   generations: GenerationRecord[];
+  timedOutContexts: string[];
 }
 
 /** One stream-input or multi-stream-input socket. */
@@ -102,6 +114,8 @@ class TtsSession {
   private readonly timeoutMs: number;
   /** auto_mode=true disables the chunk schedule and buffers: each text message is spoken at once. */
   private readonly autoMode: boolean;
+  /** sync_alignment=true: "include timing data with every audio chunk"; otherwise only a generation's first chunk has it. */
+  private readonly syncAlignment: boolean;
 
   constructor(
     private readonly ws: WebSocket,
@@ -116,6 +130,7 @@ class TtsSession {
     const q = Number(query.get('inactivity_timeout'));
     this.timeoutMs = emu.knobs.inactivityTimeoutMs ?? (Number.isFinite(q) && q > 0 ? q * 1000 : 20_000);
     this.autoMode = query.get('auto_mode') === 'true';
+    this.syncAlignment = query.get('sync_alignment') === 'true';
     const { dropAfterMs, closeWith } = emu.knobs;
     if (dropAfterMs !== undefined) this.faultTimers.push(setTimeout(() => ws.terminate(), dropAfterMs));
     if (closeWith) this.faultTimers.push(setTimeout(() => this.fail(closeWith.reason, `emulated fault: ${closeWith.reason}`, closeWith.code), closeWith.afterMs));
@@ -138,12 +153,16 @@ class TtsSession {
   private armIdle(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
-      const secs = (this.timeoutMs / 1000).toFixed(1);
-      this.fail(
-        'input_timeout_exceeded',
-        `Have not received a new text input within the timeout of ${secs} seconds. Streaming input terminated. Please make sure to either feed the input in the timely manner, or to send the end of input text (empty string "") when done.`,
-      );
+      if (!this.multi || this.contexts.size === 0) this.timeOut();
     }, this.timeoutMs);
+  }
+
+  private timeOut(): void {
+    const secs = (this.timeoutMs / 1000).toFixed(1);
+    this.fail(
+      'input_timeout_exceeded',
+      `Have not received a new text input within the timeout of ${secs} seconds. Streaming input terminated. Please make sure to either feed the input in the timely manner, or to send the end of input text (empty string "") when done.`,
+    );
   }
 
   /** ElevenLabs errors: a JSON frame {message, error, code} and then a close with that code. */
@@ -161,6 +180,7 @@ class TtsSession {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.closing) return;
+    // multi-stream-input: each context times out on its own (armContextIdle); the socket one guards a socket without any.
     this.armIdle();
     let msg: Record<string, any>;
     try {
@@ -211,7 +231,9 @@ class TtsSession {
       // "closes all contexts and closes the entire WebSocket connection" after pending flushes.
       this.closing = true;
       const chains = [...this.contexts.values()].map((c) => {
-        this.generate(c, true);
+        // "Any context that was previously set to flush will wait to flush before closing"; then each is closed.
+        this.generate(c, false);
+        this.closeContext(c);
         return c.chain;
       });
       void Promise.all(chains).then(() => {
@@ -221,6 +243,7 @@ class TtsSession {
     }
     const id = typeof msg.context_id === 'string' && msg.context_id ? msg.context_id : 'default';
     let ctx = this.contexts.get(id);
+    if (ctx) this.armContextIdle(ctx);
     if (!ctx) {
       if (msg.close_context === true || (msg.flush === true && msg.text === undefined)) return; // nothing to close or flush
       if (msg.text === '') {
@@ -235,19 +258,38 @@ class TtsSession {
       }
       ctx = this.newCtx(id, msg.generation_config);
       this.contexts.set(id, ctx);
+      this.armContextIdle(ctx);
     }
-    if (msg.close_context === true) {
-      // "If it has already been set to flush it will continue flushing"; unflushed text is dropped.
-      ctx.buffer = '';
-      ctx.closed = true;
-      this.contexts.delete(id);
-      const c = ctx;
-      c.chain = c.chain.then(() => this.send({ isFinal: true, contextId: id }));
-      return;
-    }
-    if (typeof msg.text === 'string' && msg.text !== '') this.addText(ctx, msg.text, msg.try_trigger_generation === true);
-    // {"text": "", "context_id": X} is KeepContextAlive: it only reset the inactivity timer above.
-    if (msg.flush === true) this.generate(ctx, true);
+    // "If it has already been set to flush it will continue flushing"; unflushed text is dropped.
+    if (msg.close_context === true) return this.closeContext(ctx);
+    // try_trigger_generation is a field of stream-input's SendText only, of no multi-context message: ignored here.
+    if (typeof msg.text === 'string' && msg.text !== '') this.addText(ctx, msg.text);
+    // {"text": "", "context_id": X} is KeepContextAlive: it only reset this context's inactivity timer above.
+    if (msg.flush === true) this.generate(ctx, this.emu.knobs.isFinalOn === 'flush');
+  }
+
+  /** Closes a multi-stream-input context: its pending generations finish, then isFinal ("sent when a context is closed"). */
+  private closeContext(ctx: Ctx): void {
+    ctx.buffer = '';
+    ctx.closed = true;
+    clearTimeout(ctx.idle);
+    if (this.contexts.get(ctx.id!) === ctx) this.contexts.delete(ctx.id!);
+    if (this.emu.knobs.isFinalOn !== 'never') ctx.chain = ctx.chain.then(() => this.send({ isFinal: true, contextId: ctx.id }));
+  }
+
+  /**
+   * "Timeout for inactivity before a context is closed" (`inactivity_timeout`), per context: a context without a
+   * message naming it for that long is closed on its own (its unflushed text dropped, isFinal sent). When that leaves
+   * the socket without an open context, the socket ends with input_timeout_exceeded like an idle stream-input.
+   */
+  private armContextIdle(ctx: Ctx): void {
+    clearTimeout(ctx.idle);
+    ctx.idle = setTimeout(() => {
+      if (ctx.closed || this.closing) return;
+      this.emu.timedOutContexts.push(ctx.id!);
+      this.closeContext(ctx);
+      if (this.contexts.size === 0) void ctx.chain.then(() => this.timeOut());
+    }, this.timeoutMs);
   }
 
   /** Buffers text; generates once the chunk_length_schedule threshold is reached, or at once with try_trigger_generation / auto_mode. */
@@ -259,7 +301,7 @@ class TtsSession {
     if (trigger || this.autoMode || ctx.buffer.length >= threshold) this.generate(ctx, false);
   }
 
-  /** Speaks the buffer (if any) after firstByteMs, word chunk by word chunk; `final` then sends isFinal. */
+  /** Speaks the buffer (if any) after firstByteMs, word chunk by word chunk; `final` then sends isFinal (stream-input's end, or isFinalOn: 'flush'). */
   private generate(ctx: Ctx, final: boolean): void {
     const text = ctx.buffer.trim() ? ctx.buffer : '';
     ctx.buffer = '';
@@ -273,12 +315,12 @@ class TtsSession {
         for (let i = 0; i < chunks.length; i++) {
           if (this.ws.readyState !== this.ws.OPEN) return;
           const chunk = chunks[i]!;
-          const alignment = alignmentOf(chunk);
+          // Only the spec's audio-message fields (AudioOutputMulti: audio, normalizedAlignment, alignment, contextId).
+          // Without sync_alignment timing data is not promised on every chunk: here only a generation's first has it.
+          const alignment = this.syncAlignment || i === 0 ? alignmentOf(chunk) : undefined;
           this.send({
             audio: Buffer.from(encodeToneText(chunk)).toString('base64'),
-            isFinal: null,
-            normalizedAlignment: alignment,
-            alignment,
+            ...(alignment ? { normalizedAlignment: alignment, alignment } : {}),
             ...(this.multi ? { contextId: ctx.id } : {}),
           });
           if (i < chunks.length - 1) await sleep(chunk.length * sampleLatency(this.emu.knobs.msPerChar ?? 5, this.emu.rng));
@@ -291,6 +333,7 @@ class TtsSession {
   private dispose(): void {
     clearTimeout(this.idleTimer);
     for (const t of this.faultTimers) clearTimeout(t);
+    for (const c of this.contexts.values()) clearTimeout(c.idle);
   }
 }
 
@@ -308,7 +351,7 @@ function refuse(socket: Duplex, status: number, detail: object, extra: Record<st
  * audio is `ulaw_8000` made by encodeToneText, so decodeToneText(audio) gives back the spoken text.
  */
 export async function startElevenLabsEmulator(opts: ElevenLabsEmulatorOptions = {}): Promise<ElevenLabsEmulator> {
-  const emu: Emu = { knobs: { ...opts.knobs }, rng: () => 0, apiKey: opts.apiKey, generations: [] };
+  const emu: Emu = { knobs: { ...opts.knobs }, rng: () => 0, apiKey: opts.apiKey, generations: [], timedOutContexts: [] };
   let rng = createRng(emu.knobs.seed ?? 1);
   emu.rng = () => rng();
   const sockets = new Set<WebSocket>();
@@ -396,6 +439,7 @@ export async function startElevenLabsEmulator(opts: ElevenLabsEmulatorOptions = 
     url: `http://127.0.0.1:${port}`,
     port,
     generations: emu.generations,
+    timedOutContexts: emu.timedOutContexts,
     setKnobs(k) {
       emu.knobs = { ...emu.knobs, ...k };
       if (k.seed !== undefined) rng = createRng(k.seed);

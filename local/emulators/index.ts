@@ -24,7 +24,7 @@ export const LOCAL_TWILIO = { accountSid: 'AC00000000000000000000000000000000', 
 export interface EmulatorsOptions {
   /** Ports per emulator. @default 0 for each (ephemeral); pass DEFAULT_PORTS for the well-known ones. */
   ports?: Partial<Record<keyof typeof DEFAULT_PORTS, number>>;
-  /** Loads the Deepgram script (the say steps' text) and the LLM rules. */
+  /** Loads the Deepgram script (the say steps' text), the LLM rules and the scenario's `emulators` settings (over `knobs`). */
   scenario?: Scenario;
   /** Overrides the scenario's script. */
   script?: string[];
@@ -60,7 +60,7 @@ export async function startEmulators(opts: EmulatorsOptions = {}): Promise<Emula
     return e;
   };
   try {
-    const deepgram = await track(startDeepgramEmulator({ port: ports.deepgram ?? 0, script, knobs: opts.knobs?.deepgram }));
+    const deepgram = await track(startDeepgramEmulator({ port: ports.deepgram ?? 0, script, knobs: { ...opts.knobs?.deepgram, ...opts.scenario?.emulators?.deepgram } }));
     const llm = await track(startLlmEmulator({ port: ports.llm ?? 0, rules, knobs: opts.knobs?.llm }));
     const elevenlabs = await track(startElevenLabsEmulator({ port: ports.elevenlabs ?? 0, knobs: opts.knobs?.elevenlabs, apiKey: opts.elevenLabsApiKey }));
     const twilio = await track(startTwilioEmulator({ port: ports.twilio ?? 0, ...(opts.twilio ?? LOCAL_TWILIO), knobs: opts.knobs?.twilio }));
@@ -71,6 +71,7 @@ export async function startEmulators(opts: EmulatorsOptions = {}): Promise<Emula
       twilio,
       setScenario(scenario) {
         deepgram.setScript(scriptOf(scenario));
+        if (scenario.emulators?.deepgram) deepgram.setKnobs(scenario.emulators.deepgram);
         llm.setRules(validateRules(scenario.llm));
       },
       async close() {

@@ -25,9 +25,17 @@ export type LlmFault =
 export interface LlmKnobs extends FaultKnobs {
   /** @default 1 */
   seed?: number;
-  /** Time to first token (request received → first content/tool-call chunk). @default 200 */
+  /** Time to first token (request received → first streamed token, reasoning or content). @default 200 */
   ttftMs?: Latency;
-  /** Streaming speed after the first token. @default 500 (gpt-oss-120b on Groq) */
+  /**
+   * Reasoning tokens a reasoning model (gpt-oss) streams before its answer, at `tokensPerSecond`, in `delta.reasoning`
+   * ("parsed", Groq's default with tool use) unless the request says `include_reasoning: false` or
+   * `reasoning_format: "hidden"`; either way they take their time and count as completion tokens. The default is the
+   * per-turn figure of the cost model in numbers.md (scenario D, "+150 reasoning tokens per turn"); no effort level
+   * is modelled. 0 turns reasoning off. @default 150
+   */
+  reasoningTokens?: number;
+  /** Streaming speed after the first token. @default by model: {@link groqTokensPerSecond} */
   tokensPerSecond?: number;
   /** Fails the next `count` (default 1) requests. */
   failNext?: LlmFault;
@@ -111,9 +119,41 @@ interface Planned {
   message: Record<string, unknown>;
 }
 
+/** Placeholder reasoning text, one token-ish piece per reasoning token. */
+function reasoningPieces(n: number): string[] {
+  const words = ['The', ' caller', ' asks', ';', ' answer', ' briefly', ' and', ' politely', '.'];
+  return Array.from({ length: n }, (_, i) => words[i % words.length]!);
+}
+
+/**
+ * Output speed Groq publishes per model (GroqDocs models table, numbers.md §0): openai/gpt-oss-20b 1000 T/s,
+ * openai/gpt-oss-120b 500 T/s; other models 500.
+ */
+export function groqTokensPerSecond(model: string): number {
+  return /gpt-oss-20b/i.test(model) ? 1000 : 500;
+}
+
+/** gpt-oss models reason before answering (console.groq.com/docs/reasoning lists openai/gpt-oss-20b and -120b). */
+function reasons(model: string): boolean {
+  return /gpt-oss/i.test(model);
+}
+
+/** How a request wants reasoning shown: Groq's `include_reasoning` and `reasoning_format` ("mutually exclusive"). */
+function reasoningShown(body: Record<string, any>): boolean | { error: string } {
+  if (body.include_reasoning != null && body.reasoning_format != null) {
+    return { error: 'include_reasoning and reasoning_format are mutually exclusive; set only one' };
+  }
+  if (body.reasoning_format != null && !['hidden', 'raw', 'parsed'].includes(body.reasoning_format)) return { error: `invalid reasoning_format ${body.reasoning_format}` };
+  return body.include_reasoning !== false && body.reasoning_format !== 'hidden';
+}
+
 /** Turns a scripted reply into the delta sequence of a streamed completion (and the equivalent full message). */
-function plan(reply: LlmReply, maxTokens: number | undefined): Planned {
+function plan(reply: LlmReply, maxTokens: number | undefined, reasoning: { tokens: number; shown: boolean } = { tokens: 0, shown: false }): Planned {
   const deltas: Record<string, unknown>[] = [];
+  // Reasoning comes first and counts against max_completion_tokens like any completion token.
+  const thinking = reasoningPieces(reasoning.tokens);
+  thinking.forEach((p, i) => deltas.push(reasoning.shown ? { ...(i === 0 ? { role: 'assistant' } : {}), reasoning: p } : {}));
+  if (maxTokens !== undefined) maxTokens = Math.max(0, maxTokens - thinking.length);
   let pieces = reply.text !== undefined ? tokenize(reply.text) : [];
   let finishReason: Planned['finishReason'] = 'stop';
   const calls = replyToolCalls(reply);
@@ -121,7 +161,7 @@ function plan(reply: LlmReply, maxTokens: number | undefined): Planned {
     pieces = pieces.slice(0, maxTokens);
     finishReason = 'length';
   }
-  pieces.forEach((p, i) => deltas.push(i === 0 ? { role: 'assistant', content: p } : { content: p }));
+  pieces.forEach((p, i) => deltas.push(i === 0 && !(reasoning.shown && thinking.length) ? { role: 'assistant', content: p } : { content: p }));
   const toolCalls = calls.map((c) => ({
     id: c.id ?? `call_${randomBytes(12).toString('hex')}`,
     type: 'function' as const,
@@ -134,16 +174,21 @@ function plan(reply: LlmReply, maxTokens: number | undefined): Planned {
           ? { index, id: tc.id, type: 'function', function: { name: tc.function.name, arguments: frag } }
           : { index, function: { arguments: frag } };
       // The first tool-call delta carries id, type, name and the first argument fragment (Groq stream fixture).
-      deltas.push(deltas.length === 0 ? { role: 'assistant', content: null, tool_calls: [call] } : { tool_calls: [call] });
+      deltas.push(deltas.length === thinking.length && !reasoning.shown ? { role: 'assistant', content: null, tool_calls: [call] } : { tool_calls: [call] });
     });
   });
   if (toolCalls.length) finishReason = 'tool_calls';
-  if (!deltas.length) deltas.push({ role: 'assistant', content: '' });
+  if (deltas.length === thinking.length) deltas.push({ ...(reasoning.shown && thinking.length ? {} : { role: 'assistant' }), content: '' });
   const content = pieces.join('');
   return {
     deltas,
     finishReason,
-    message: { role: 'assistant', content: toolCalls.length && !content ? null : content, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+    message: {
+      role: 'assistant',
+      content: toolCalls.length && !content ? null : content,
+      ...(reasoning.shown && thinking.length ? { reasoning: thinking.join('') } : {}),
+      ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
+    },
   };
 }
 
@@ -207,9 +252,13 @@ export async function startLlmEmulator(opts: LlmEmulatorOptions = {}): Promise<L
     } catch (err) {
       return sendJson(res, 500, errorBody(`scenario rule error: ${(err as Error).message}`, 'internal_server_error'));
     }
-    const planned = plan(reply, typeof body.max_tokens === 'number' ? body.max_tokens : typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : undefined);
+    const shown = reasoningShown(body);
+    if (typeof shown === 'object') return sendJson(res, 400, errorBody(shown.error, 'invalid_request_error'));
+    const reasoning = { tokens: reasons(body.model) ? Math.max(0, Math.round(knobs.reasoningTokens ?? 150)) : 0, shown };
+    const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : undefined;
+    const planned = plan(reply, maxTokens, reasoning);
     const ttft = sampleLatency(knobs.ttftMs ?? 200, rng);
-    const perToken = 1000 / Math.max(1, knobs.tokensPerSecond ?? 500);
+    const perToken = 1000 / Math.max(1, knobs.tokensPerSecond ?? groqTokensPerSecond(body.model));
     const id = `chatcmpl-${randomUUID()}`;
     const groqId = `req_${randomBytes(13).toString('hex')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -266,6 +315,7 @@ export async function startLlmEmulator(opts: LlmEmulatorOptions = {}): Promise<L
       })}\n\n`;
     const midStream = fault && 'midStream' in fault ? (fault.afterChunks ?? 1) : undefined;
     await sleep(ttft);
+    let wrote = false;
     for (let i = 0; i < planned.deltas.length; i++) {
       if (aborted) return;
       if (midStream !== undefined && i >= midStream) {
@@ -273,7 +323,12 @@ export async function startLlmEmulator(opts: LlmEmulatorOptions = {}): Promise<L
         res.end(`data: ${JSON.stringify(errorBody('emulated mid-stream failure', 'internal_server_error'))}\n\n`);
         return;
       }
-      res.write(chunk({ delta: planned.deltas[i], logprobs: null, finish_reason: null }, i === 0 && flavor === 'groq' ? { x_groq: { id: groqId } } : {}));
+      const delta = planned.deltas[i]!;
+      // Hidden reasoning (an empty delta) is generated, paced and billed, but not sent.
+      if (Object.keys(delta).length) {
+        res.write(chunk({ delta, logprobs: null, finish_reason: null }, !wrote && flavor === 'groq' ? { x_groq: { id: groqId } } : {}));
+        wrote = true;
+      }
       if (i < planned.deltas.length - 1) await sleep(perToken);
     }
     if (aborted) return;

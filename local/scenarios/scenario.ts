@@ -67,6 +67,20 @@ export const whenSchema = z.strictObject({
 
 export const llmRuleSchema = z.strictObject({ when: whenSchema, reply: replySchema });
 
+/**
+ * Emulator settings a scenario runs with, over the stack's base knobs (a test can still `setKnobs` afterwards):
+ * the STT's interim cadence (s of audio between interim Results; Deepgram's ~1 s by default) and its
+ * SpeechStarted/StartOfTurn delay (ms).
+ */
+export const emulatorSettingsSchema = z.strictObject({
+  deepgram: z
+    .strictObject({
+      interimEverySec: z.number().positive().max(10).optional(),
+      speechStartedMs: z.number().nonnegative().max(5000).optional(),
+    })
+    .optional(),
+});
+
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1),
   /** Agent profile the call is routed to. */
@@ -76,6 +90,7 @@ export const scenarioSchema = z.strictObject({
   steps: z.array(stepSchema).min(1),
   /** First match wins. */
   llm: z.array(llmRuleSchema),
+  emulators: emulatorSettingsSchema.optional(),
   expect: z
     .strictObject({
       /** Tool names the run must have called, in this order (others may come between). */

@@ -72,9 +72,44 @@ export class SttError extends Error {
   }
 }
 
-/** 20 ms of μ-law digital silence (0xFF): Flux's keep-alive, since v2 has no KeepAlive message. */
-const SILENCE_FRAME = new Uint8Array(160).fill(0xff);
 const BYTES_PER_SEC = 8000;
+/**
+ * Flux audio goes out in 80 ms chunks (640 B of 8 kHz μ-law): "Chunk Size: 80ms audio chunks strongly recommended
+ * for optimal model performance and latency" (developers.deepgram.com/docs/flux/quickstart). Twilio's 20 ms frames
+ * are gathered four to a chunk; v1 (Nova) takes them as they come.
+ */
+export const FLUX_CHUNK_BYTES = 640;
+/** μ-law digital silence: Flux's keep-alive, since v2 has no KeepAlive message. */
+const SILENCE = 0xff;
+
+/** Gathers audio into whole chunks of `size` bytes (pure): `push` returns the chunks now complete. */
+export class Chunker {
+  private pending = new Uint8Array(0);
+  constructor(private readonly size: number) {}
+
+  push(bytes: Uint8Array): Uint8Array[] {
+    const all = this.pending.length ? concat(this.pending, bytes) : bytes;
+    const out: Uint8Array[] = [];
+    let off = 0;
+    for (; all.length - off >= this.size; off += this.size) out.push(all.slice(off, off + this.size));
+    this.pending = all.slice(off);
+    return out;
+  }
+
+  /** The partial chunk held back (possibly empty), removed from the chunker. */
+  take(): Uint8Array {
+    const p = this.pending;
+    this.pending = new Uint8Array(0);
+    return p;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
 
 const isFlux = (model: string): boolean => model.startsWith('flux');
 
@@ -193,6 +228,8 @@ class Connection implements DeepgramConnection {
   private readonly injected: [number, number][] = [];
   private lastSendAt = Date.now();
   private readonly timer: NodeJS.Timeout;
+  /** Flux only: 20 ms frames → 80 ms chunks. */
+  private readonly chunker: Chunker | undefined;
 
   constructor(
     private readonly socket: SdkSocket,
@@ -200,6 +237,7 @@ class Connection implements DeepgramConnection {
     private readonly opts: { log: Logger; keepAliveMs: number; drainMs: number },
   ) {
     this.closed = new Promise((r) => (this.markClosed = r));
+    this.chunker = flux ? new Chunker(FLUX_CHUNK_BYTES) : undefined;
     // The SDK's on() replaces the previous callback (README), so each event gets exactly one router, set once.
     socket.on('message', (m) => this.onMessage(m as WireMessage));
     socket.on('close', (e) => this.onClose(e.code ?? 1005, e.reason ?? ''));
@@ -242,11 +280,15 @@ class Connection implements DeepgramConnection {
     if (!this.isOpen || this.closing || this.socket.readyState !== OPEN) return;
     if (Date.now() - this.lastSendAt < this.opts.keepAliveMs) return;
     try {
-      if (this.flux) {
-        // deepgram-python-sdk#649: a KeepAlive on Flux kills the socket (1005). Silence is audio, so its time is remembered.
-        this.injected.push([this.bytesSent / BYTES_PER_SEC, SILENCE_FRAME.length / BYTES_PER_SEC]);
-        this.socket.sendMedia(SILENCE_FRAME);
-        this.bytesSent += SILENCE_FRAME.length;
+      if (this.chunker) {
+        // deepgram-python-sdk#649: a KeepAlive on Flux kills the socket (1005). Silence is audio, so its time is
+        // remembered; it completes any partial chunk to one 80 ms chunk.
+        const partial = this.chunker.take();
+        const chunk = new Uint8Array(FLUX_CHUNK_BYTES).fill(SILENCE);
+        chunk.set(partial);
+        this.injected.push([(this.bytesSent + partial.length) / BYTES_PER_SEC, (FLUX_CHUNK_BYTES - partial.length) / BYTES_PER_SEC]);
+        this.socket.sendMedia(chunk);
+        this.bytesSent += chunk.length;
       } else {
         this.socket.sendKeepAlive?.({ type: 'KeepAlive' });
       }
@@ -259,8 +301,13 @@ class Connection implements DeepgramConnection {
   private send(frame: Mulaw): void {
     // "Sending an empty byte ... will cause unexpected closures" (Deepgram troubleshooting).
     if (!frame.length || !this.isOpen || this.socket.readyState !== OPEN) return;
-    this.socket.sendMedia(frame);
-    this.bytesSent += frame.length;
+    for (const chunk of this.chunker ? this.chunker.push(frame) : [frame]) this.sendNow(chunk);
+  }
+
+  private sendNow(chunk: Uint8Array): void {
+    if (!chunk.length) return;
+    this.socket.sendMedia(chunk);
+    this.bytesSent += chunk.length;
     this.lastSendAt = Date.now();
   }
 
@@ -269,6 +316,7 @@ class Connection implements DeepgramConnection {
     if (!this.isOpen || this.closing) return;
     this.closing = true;
     try {
+      if (this.chunker && this.isOpen && this.socket.readyState === OPEN) this.sendNow(this.chunker.take()); // the last words
       if (!this.flux) this.socket.sendFinalize?.({ type: 'Finalize' });
       this.socket.sendCloseStream({ type: 'CloseStream' });
     } catch {

@@ -21,8 +21,23 @@ export interface ElevenLabsTtsOptions {
    * default) without input. @default 10000
    */
   keepAliveMs?: number;
-  /** `inactivity_timeout` query (s, ≤ 180): headroom over the keep-alive period. @default 60 */
+  /** `inactivity_timeout` query (s, ≤ 180): each context's own idle limit, headroom over the keep-alive period. @default 60 */
   inactivityTimeoutS?: number;
+  /**
+   * How a clause is made to speak at once (multi-stream-input has no `try_trigger_generation`; without one of these
+   * the server waits for its default `chunk_length_schedule`, 120 characters, or the final flush):
+   * `auto-mode` (`auto_mode=true`: "disabling chunk schedule and buffers. Recommended for full sentences/phrases"),
+   * `flush` (`flush: true` on each clause) or `schedule` (`chunk_length_schedule` = {@link chunkLengthSchedule}).
+   * Chosen by measurement (README "ElevenLabs generation trigger"). @default 'auto-mode'
+   */
+  generation?: GenerationTrigger;
+  /** `schedule` only: the context's `chunk_length_schedule`. @default [50], the spec's minimum */
+  chunkLengthSchedule?: number[];
+  /**
+   * Longest wait for a closed context's `isFinal` after its last frame; then the reply ends anyway, so a server that
+   * never sends one cannot hold a transfer or `<Pay>` until the context timeout. @default 3000
+   */
+  finalWaitMs?: number;
   /** Handshake timeout. @default 5000 */
   connectTimeoutMs?: number;
   /** One-shot HTTP synthesis timeout. @default 15000 */
@@ -110,7 +125,7 @@ export function parseFrame(frame: ServerFrame): { contextId: string | undefined;
     const alignment = toAlignment(frame);
     chunk = { audio: new Uint8Array(Buffer.from(frame.audio, 'base64')), ...(alignment ? { alignment } : {}) };
   }
-  // Audio frames carry "isFinal": null, not false; a final frame may also carry audio (pipecat).
+  // Some servers put "isFinal": null on audio frames (not in AudioOutputMulti); a final frame may also carry audio (pipecat).
   return { contextId, ...(chunk ? { chunk } : {}), final: (frame.isFinal ?? frame.is_final) === true };
 }
 
@@ -123,22 +138,48 @@ function httpBase(url: string | undefined): string {
 
 interface ActiveContext {
   queue: AsyncQueue<TtsChunk>;
+  /** Last client message naming this context: each context has its own `inactivity_timeout` clock. */
   lastSendAt: number;
   /** Initialised on the server (its `{"text":" "}` was sent): only then may a keep-alive name it (pipecat note). */
   initialised: boolean;
-  /** All text sent and flushed: audio is being generated, no keep-alive needed. */
-  flushed: boolean;
+  /** close_context sent: the server finishes the flushed audio, then sends isFinal; no keep-alive may name it. */
+  closed: boolean;
+  /** Ends the reply when isFinal does not come (bounded wait after close_context). */
+  finalTimer?: NodeJS.Timeout;
 }
+
+/** What a reply does at a clause end (see {@link ElevenLabsTtsOptions.generation}). */
+export type GenerationTrigger = 'auto-mode' | 'flush' | 'schedule';
+
+/** A context's first message: a lone space with the per-context settings ("Can only be provided in the first message"). */
+export function initMessage(contextId: string, opts: Pick<ElevenLabsTtsOptions, 'voiceSettings' | 'generation' | 'chunkLengthSchedule'>): Record<string, unknown> {
+  return {
+    text: ' ',
+    context_id: contextId,
+    ...(opts.voiceSettings ? { voice_settings: opts.voiceSettings } : {}),
+    ...(opts.generation === 'schedule' ? { generation_config: { chunk_length_schedule: opts.chunkLengthSchedule ?? SHORT_SCHEDULE } } : {}),
+  };
+}
+
+/** One clause of a reply: SendTextMulti, or FlushContext (`flush: true`) when each clause is to be spoken at once. */
+export function textMessage(contextId: string, piece: string, generation: GenerationTrigger): Record<string, unknown> {
+  // "Should end with a single space" (SendTextMulti `text`); pieces are whole words/clauses from the chunker.
+  const text = /\s$/.test(piece) ? piece : `${piece} `;
+  return { text, context_id: contextId, ...(generation === 'flush' ? { flush: true } : {}) };
+}
+
+/** The shortest schedule the spec allows ("Each item should be in the range 50-500"). */
+const SHORT_SCHEDULE = [50];
 
 class Connection implements TtsConnection {
   isOpen = false;
   readonly closed: Promise<void>;
   private markClosed!: () => void;
   private readonly contexts = new Map<string, ActiveContext>();
-  private lastSendAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
   private seq = 0;
+  private readonly keepaliveCtx = { lastSendAt: Date.now() };
 
   constructor(
     private readonly ws: WebSocket,
@@ -157,7 +198,8 @@ class Connection implements TtsConnection {
     this.isOpen = true;
     // A dedicated context keeps an idle socket alive: {"text":"","context_id":X} resets the inactivity timeout only
     // for an initialised context (pipecat: a keep-alive before init gets the later init rejected with 1008).
-    this.sendJson({ text: ' ', context_id: KEEPALIVE_CONTEXT, ...(this.opts.voiceSettings ? { voice_settings: this.opts.voiceSettings } : {}) });
+    this.sendJson(initMessage(KEEPALIVE_CONTEXT, this.opts));
+    this.keepaliveCtx.lastSendAt = Date.now();
     const every = this.opts.keepAliveMs ?? 10_000;
     this.timer = setInterval(() => this.keepAlive(every), Math.min(1000, every));
     this.timer.unref();
@@ -166,20 +208,26 @@ class Connection implements TtsConnection {
   private sendJson(obj: Record<string, unknown>): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.send(JSON.stringify(obj));
-    this.lastSendAt = Date.now();
   }
 
+  /**
+   * "Timeout for inactivity before a context is closed" is per context, and KeepContextAlive "reset[s] its inactivity
+   * timeout" for one context: every open context (the keep-alive one and a reply waiting on a long tool call) gets
+   * its own `{"text":""}` once it has had no message for `every` ms, however busy the socket is.
+   */
   private keepAlive(every: number): void {
     if (!this.isOpen || this.closing) return;
     const now = Date.now();
-    // A reply context waiting for text (a long tool call) has its own 20 s timeout.
     for (const [id, ctx] of this.contexts) {
-      if (ctx.initialised && !ctx.flushed && now - ctx.lastSendAt >= every) {
+      if (ctx.initialised && !ctx.closed && now - ctx.lastSendAt >= every) {
         this.sendJson({ text: '', context_id: id });
         ctx.lastSendAt = now;
       }
     }
-    if (now - this.lastSendAt >= every) this.sendJson({ text: '', context_id: KEEPALIVE_CONTEXT });
+    if (now - this.keepaliveCtx.lastSendAt >= every) {
+      this.sendJson({ text: '', context_id: KEEPALIVE_CONTEXT });
+      this.keepaliveCtx.lastSendAt = now;
+    }
   }
 
   private onFrame(raw: string): void {
@@ -192,20 +240,51 @@ class Connection implements TtsConnection {
     if (frame.error && !frame.audio) {
       // ElevenLabs errors: {"message","error","code"} then a close with that code (e.g. 1008 input_timeout_exceeded).
       const err = new TtsError(`ElevenLabs error ${frame.error}: ${frame.message ?? ''}`.trim(), frame.code);
-      for (const ctx of this.contexts.values()) ctx.queue.fail(err);
+      for (const ctx of this.contexts.values()) this.finish(ctx, err);
       this.contexts.clear();
       return;
     }
     const { contextId, chunk, final } = parseFrame(frame);
     const ctx = contextId ? this.contexts.get(contextId) : undefined;
-    if (!ctx) return; // the keep-alive context, or late frames of a context we already closed
-    if (chunk) ctx.queue.push(chunk);
-    if (final) {
-      this.contexts.delete(contextId!);
-      ctx.queue.end();
-      // Free the server-side slot (5 per connection); ElevenLabs keeps a flushed context until closed or timed out.
-      this.sendJson({ context_id: contextId, close_context: true });
+    if (!ctx) return; // the keep-alive context, or late frames of a context we already finished
+    if (chunk) {
+      ctx.queue.push(chunk);
+      if (ctx.closed) this.armFinalWait(contextId!, ctx);
     }
+    // isFinal ends the context whichever reading the server follows ("sent when a context is closed", or after a
+    // flush as the spec's example shows): either way the client has already sent close_context after its flush.
+    if (final) this.endContext(contextId!, ctx);
+  }
+
+  /** Bounded wait for isFinal: the reply ends once the closed context has sent nothing for `finalWaitMs`. */
+  private armFinalWait(id: string, ctx: ActiveContext): void {
+    clearTimeout(ctx.finalTimer);
+    ctx.finalTimer = setTimeout(() => {
+      this.opts.log.info({ provider: 'elevenlabs', contextId: id }, 'no isFinal after close_context; ending the reply');
+      this.endContext(id, ctx);
+    }, this.opts.finalWaitMs ?? 3000);
+    ctx.finalTimer.unref?.();
+  }
+
+  private endContext(id: string, ctx: ActiveContext): void {
+    if (this.contexts.get(id) === ctx) this.contexts.delete(id);
+    this.finish(ctx);
+  }
+
+  private finish(ctx: ActiveContext, err?: unknown): void {
+    clearTimeout(ctx.finalTimer);
+    if (err) ctx.queue.fail(err);
+    else ctx.queue.end();
+  }
+
+  /** Sends close_context once (only for a context the server knows): it then finishes any flush and sends isFinal. */
+  private closeContext(id: string, ctx: ActiveContext): void {
+    if (ctx.closed) return;
+    ctx.closed = true;
+    if (ctx.initialised) {
+      this.sendJson({ context_id: id, close_context: true });
+      this.armFinalWait(id, ctx);
+    } else this.endContext(id, ctx);
   }
 
   private onClose(code: number, reason: string): void {
@@ -214,9 +293,16 @@ class Connection implements TtsConnection {
     clearInterval(this.timer);
     this.markClosed();
     const err = new TtsError(`ElevenLabs closed the socket: ${code}${reason ? ` ${reason}` : ''}`, code);
-    for (const ctx of this.contexts.values()) ctx.queue.fail(err);
+    for (const ctx of this.contexts.values()) this.finish(ctx, err);
     this.contexts.clear();
     if (wasOpen && !this.closing) this.opts.log.info({ provider: 'elevenlabs', code }, 'elevenlabs socket closed');
+  }
+
+  /** Contexts the server counts against its limit: opened and not yet closed. */
+  private openContexts(): number {
+    let n = 0;
+    for (const ctx of this.contexts.values()) if (!ctx.closed) n++;
+    return n;
   }
 
   synthesize(text: AsyncIterable<string>, signal: AbortSignal): AsyncIterable<TtsChunk> {
@@ -224,58 +310,54 @@ class Connection implements TtsConnection {
     return (async function* () {
       if (signal.aborted) return;
       if (!self.isOpen) throw new TtsError('ElevenLabs socket is closed');
-      if (self.contexts.size >= MAX_CONTEXTS - 1) {
-        throw new TtsError(`too many open synthesis contexts (${self.contexts.size}); abort a reply before starting another (ElevenLabs allows ${MAX_CONTEXTS} per socket)`);
+      if (self.openContexts() >= MAX_CONTEXTS - 1) {
+        throw new TtsError(`too many open synthesis contexts (${self.openContexts()}); abort a reply before starting another (ElevenLabs allows ${MAX_CONTEXTS} per socket)`);
       }
       const id = `r${++self.seq}-${randomBytes(4).toString('hex')}`;
-      const ctx: ActiveContext = { queue: new AsyncQueue<TtsChunk>(), lastSendAt: Date.now(), initialised: false, flushed: false };
+      const ctx: ActiveContext = { queue: new AsyncQueue<TtsChunk>(), lastSendAt: Date.now(), initialised: false, closed: false };
       self.contexts.set(id, ctx);
-      let finished = false;
-      const closeContext = () => {
-        if (finished) return;
-        finished = true;
-        if (self.contexts.delete(id) && ctx.initialised) self.sendJson({ context_id: id, close_context: true });
-        ctx.queue.end();
+      // Abort (barge-in) or an early stop: close_context frees the slot, and the reply ends at once without its tail.
+      const stop = () => {
+        self.closeContext(id, ctx);
+        self.endContext(id, ctx);
       };
-      signal.addEventListener('abort', closeContext, { once: true });
-      const pump = async () => {
-        try {
-          for await (const piece of text) {
-            if (finished || signal.aborted) return;
-            if (!piece.trim()) continue;
-            // "text should always end with a single space"; pieces are whole words/clauses from the chunker.
-            const t = /\s$/.test(piece) ? piece : `${piece} `;
-            if (!ctx.initialised) {
-              // Context init (multi-context spec): a lone space, with the voice settings for this context.
-              self.sendJson({ text: ' ', context_id: id, ...(self.opts.voiceSettings ? { voice_settings: self.opts.voiceSettings } : {}) });
-              ctx.initialised = true;
-            }
-            self.sendJson({ text: t, context_id: id, try_trigger_generation: true });
-            ctx.lastSendAt = Date.now();
-          }
-          if (finished || signal.aborted) return;
-          if (!ctx.initialised) return closeContext(); // nothing to say: no context was opened on the server
-          ctx.flushed = true;
-          self.sendJson({ context_id: id, flush: true });
-        } catch (err) {
-          ctx.queue.fail(err);
-          if (ctx.initialised) self.sendJson({ context_id: id, close_context: true });
-          self.contexts.delete(id);
-          finished = true;
-        }
-      };
-      void pump();
+      signal.addEventListener('abort', stop, { once: true });
+      void self.pump(id, ctx, text, signal);
       try {
         for await (const chunk of ctx.queue) {
           if (signal.aborted) return;
           yield chunk;
         }
-        finished = true;
       } finally {
-        signal.removeEventListener('abort', closeContext);
-        closeContext(); // consumer stopped early or abort: close_context keeps us within the 5-context limit
+        signal.removeEventListener('abort', stop);
+        stop();
       }
     })();
+  }
+
+  /** Sends a reply's clauses into its context; at the end flush, then close_context right away (what Pipecat does). */
+  private async pump(id: string, ctx: ActiveContext, text: AsyncIterable<string>, signal: AbortSignal): Promise<void> {
+    const generation = this.opts.generation ?? 'auto-mode';
+    try {
+      for await (const piece of text) {
+        if (ctx.closed || signal.aborted) return;
+        if (!piece.trim()) continue;
+        if (!ctx.initialised) {
+          this.sendJson(initMessage(id, this.opts));
+          ctx.initialised = true;
+        }
+        this.sendJson(textMessage(id, piece, generation));
+        ctx.lastSendAt = Date.now();
+      }
+      if (ctx.closed || signal.aborted) return;
+      // "If it has already been set to flush it will continue flushing" (CloseContext): the audio still comes.
+      if (ctx.initialised) this.sendJson({ context_id: id, flush: true });
+      this.closeContext(id, ctx);
+    } catch (err) {
+      this.closeContext(id, ctx);
+      this.contexts.delete(id);
+      this.finish(ctx, err);
+    }
   }
 
   close(): void {
@@ -290,7 +372,7 @@ class Connection implements TtsConnection {
     } else if (this.ws.readyState === WebSocket.CONNECTING) {
       this.ws.terminate();
     }
-    for (const ctx of this.contexts.values()) ctx.queue.end();
+    for (const ctx of this.contexts.values()) this.finish(ctx);
     this.contexts.clear();
   }
 }
@@ -310,6 +392,9 @@ export function createElevenLabsTts(opts: ElevenLabsTtsOptions): ElevenLabsTts {
     model_id: opts.model,
     output_format: 'ulaw_8000',
     inactivity_timeout: String(opts.inactivityTimeoutS ?? 60),
+    // "Whether to include timing data with every audio chunk": the heard-text bookkeeping needs each chunk's alignment.
+    sync_alignment: 'true',
+    ...((opts.generation ?? 'auto-mode') === 'auto-mode' ? { auto_mode: 'true' } : {}),
   });
   const wsUrl = `${wsBase(opts.url)}/v1/text-to-speech/${encodeURIComponent(opts.voiceId)}/multi-stream-input?${query}`;
   const key = `elevenlabs:${opts.voiceId}:${opts.model}:ulaw_8000`;

@@ -28,7 +28,10 @@ export function createGroqLlm(opts: GroqLlmOptions): LanguageModel {
           {
             ...wireBody(req),
             ...(req.maxTokens !== undefined ? { max_completion_tokens: req.maxTokens } : {}),
-            ...(isReasoningModel(req.model) ? { reasoning_effort: opts.reasoningEffort ?? 'low' } : {}),
+            // gpt-oss: the lowest effort ("'low', 'medium', or 'high'. 'medium' is the default", groq-sdk
+            // reasoning_effort), and no reasoning text on the wire: include_reasoning=false "Excludes reasoning from
+            // the response" (console.groq.com/docs/reasoning). It is still generated first and billed as output.
+            ...(isReasoningModel(req.model) ? { reasoning_effort: opts.reasoningEffort ?? 'low', include_reasoning: false } : {}),
           } as ChatCompletionCreateParamsStreaming,
           { signal: s },
         )) as AsyncIterable<ChunkLike>;

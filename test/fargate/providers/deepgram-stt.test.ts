@@ -40,7 +40,7 @@ describe('Deepgram message mapping (literal protocols.md §2 messages)', () => {
   it('maps Flux TurnInfo events and moves word times by the time map', () => {
     const eot = {
       type: 'TurnInfo', request_id: 'r', sequence_id: 7, event: 'EndOfTurn', turn_index: 0, audio_window_start: 0.2, audio_window_end: 1.1,
-      transcript: 'Hello there', end_of_turn_confidence: 0.91, trigger: 'model',
+      transcript: 'Hello there', end_of_turn_confidence: 0.91,
       words: [{ word: 'Hello', confidence: 0.98, start: 0.3, end: 0.6 }, { word: 'there', confidence: 0.96, start: 0.6, end: 0.9 }],
     };
     expect(mapFluxMessage(eot, (t) => Math.round((t - 0.1) * 1000) / 1000)).toEqual({
@@ -216,6 +216,11 @@ describe('createDeepgramStt against the Deepgram emulator', () => {
       expect(end.words[0]!.start).toBeCloseTo(0.3, 2);
       a.end();
       await out.finished;
+      // 80 ms chunks (640 B) on v2, the keep-alive silence included; only the very last may be shorter.
+      const sizes = emu.audioChunks.filter((c) => c.path === '/v2/listen').at(-1)!.bytes;
+      expect(sizes.length).toBeGreaterThan(10);
+      expect(sizes.filter((n) => n !== 640).length, `sizes ${sizes.join(',')}`).toBeLessThanOrEqual(1);
+      expect(sizes.slice(0, -1).every((n) => n === 640)).toBe(true);
     } finally {
       emu.setKnobs({ noAudioTimeoutMs: undefined });
     }

@@ -7,7 +7,7 @@ import type { TtsChunk } from '../../../fargate/src/providers/types';
 import { collect, controlled, log, sleep, waitFor } from './helpers';
 
 describe('ElevenLabs frame parsing (literal protocols.md §4 frames)', () => {
-  it('reads an audio frame with isFinal null and charDurationsMs alignment', () => {
+  it('reads an audio frame with isFinal null and charDurationsMs alignment (spellings seen outside the spec)', () => {
     const f = parseFrame({
       audio: Buffer.from([1, 2, 3]).toString('base64'),
       isFinal: null,
@@ -117,6 +117,78 @@ describe('createElevenLabsTts against the ElevenLabs emulator', () => {
       const r = await say(kept, ['still here']);
       expect(heard(r.items)).toBe('still here ');
       kept.close();
+    } finally {
+      emu.setKnobs({ inactivityTimeoutMs: undefined });
+    }
+  });
+
+  it.each(['close', 'flush'] as const)('ends a reply on its context\'s isFinal when the server sends it on %s (close_context goes right after the final flush)', async (isFinalOn) => {
+    emu.setKnobs({ isFinalOn });
+    try {
+      const conn = await createElevenLabsTts(opts({ finalWaitMs: 60_000 })).connect();
+      const r = await say(conn, ['Your table is booked.', 'See you then.']);
+      expect(r.error).toBeUndefined();
+      expect(heard(r.items)).toBe('your table is booked. see you then. ');
+      conn.close();
+    } finally {
+      emu.setKnobs({ isFinalOn: undefined });
+    }
+  });
+
+  it('ends a closed reply after a bounded wait when isFinal never comes', async () => {
+    emu.setKnobs({ isFinalOn: 'never' });
+    try {
+      const conn = await createElevenLabsTts(opts({ finalWaitMs: 150 })).connect();
+      const r = await say(conn, ['Transferring you now.']);
+      expect(r.error).toBeUndefined();
+      expect(heard(r.items)).toBe('transferring you now. ');
+      const next = await say(conn, ['Still here.']); // the closed context no longer counts against the limit
+      expect(heard(next.items)).toBe('still here. ');
+      conn.close();
+    } finally {
+      emu.setKnobs({ isFinalOn: undefined });
+    }
+  });
+
+  it('speaks the first clause at once although the server applies its default 120-character chunk_length_schedule', async () => {
+    const conn = await createElevenLabsTts(opts()).connect();
+    const t = controlled<string>();
+    const out = collect(conn.synthesize(t.stream, new AbortController().signal));
+    t.push('Sure,');
+    await waitFor('the first clause spoken before the rest is sent', () => out.items.length > 0, 2000);
+    t.push('I can help with that.');
+    t.end();
+    await out.finished;
+    expect(heard(out.items)).toBe('sure, i can help with that. ');
+    conn.close();
+  });
+
+  it.each(['flush', 'schedule'] as const)('also speaks each clause with generation=%s', async (generation) => {
+    const conn = await createElevenLabsTts(opts({ generation })).connect();
+    const r = await say(conn, ['Sure,', 'I can help with that, and here is a longer clause to pass fifty characters.']);
+    expect(heard(r.items)).toBe('sure, i can help with that, and here is a longer clause to pass fifty characters. ');
+    conn.close();
+  });
+
+  it('keeps every open context within its own inactivity timeout while another context keeps the socket busy', async () => {
+    emu.setKnobs({ inactivityTimeoutMs: 300 });
+    try {
+      const before = emu.timedOutContexts.length;
+      const conn = await createElevenLabsTts(opts({ keepAliveMs: 100 })).connect();
+      const t = controlled<string>();
+      const out = collect(conn.synthesize(t.stream, new AbortController().signal));
+      for (let i = 0; i < 16; i++) {
+        t.push(`word${i}`); // a message every 50 ms: the socket is never idle, the keep-alive context would starve
+        await sleep(50);
+      }
+      await sleep(400); // and now a reply waiting on a slow tool: text stops, its context must stay open
+      t.push('done.');
+      t.end();
+      await out.finished;
+      expect(out.error).toBeUndefined();
+      expect(emu.timedOutContexts.slice(before)).toEqual([]);
+      expect(conn.isOpen).toBe(true);
+      conn.close();
     } finally {
       emu.setKnobs({ inactivityTimeoutMs: undefined });
     }

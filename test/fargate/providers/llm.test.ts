@@ -61,6 +61,9 @@ describe('translateChunks (literal Groq SSE chunks from protocols.md §3.1)', ()
   });
 });
 
+/** Reasoning tokens the emulated gpt-oss streams before each answer in these tests. */
+const REASONING = 12;
+
 const booking = [
   { when: { lastUser: 'haircut' }, reply: { toolCall: { name: 'check_availability', arguments: { service: 'haircut', date: 'tomorrow' } } } },
   { when: { lastTool: 'check_availability' }, reply: { text: 'I have 9 and 10 AM open. Which works?' } },
@@ -81,12 +84,12 @@ function suite(name: string, make: (emu: LlmEmulator) => LanguageModel, flavor: 
     };
 
     beforeAll(async () => {
-      emu = await startLlmEmulator({ rules: booking, knobs: { ttftMs: 20, tokensPerSecond: 2000 } });
+      emu = await startLlmEmulator({ rules: booking, knobs: { ttftMs: 20, tokensPerSecond: 2000, reasoningTokens: REASONING } });
       llm = make(emu);
     });
     beforeEach(() => {
       emu.requests.length = 0;
-      emu.setKnobs({ failNext: undefined, ttftMs: 20 });
+      emu.setKnobs({ failNext: undefined, ttftMs: 20, reasoningTokens: REASONING });
     });
     afterAll(async () => {
       await emu.close();
@@ -101,7 +104,8 @@ function suite(name: string, make: (emu: LlmEmulator) => LanguageModel, flavor: 
       const done = out.items.at(-1)!;
       expect(done).toMatchObject({ kind: 'done', finishReason: 'stop', model: 'openai/gpt-oss-20b' });
       expect((done as { usage: { inputTokens: number; outputTokens: number } }).usage.inputTokens).toBeGreaterThan(0);
-      expect((done as { usage: { outputTokens: number } }).usage.outputTokens).toBe(text.length);
+      // Reasoning is never spoken but billed: output tokens count it.
+      expect((done as { usage: { outputTokens: number } }).usage.outputTokens).toBe(text.length + REASONING);
       expect(emu.requests[0]!.flavor).toBe(flavor);
     });
 
@@ -122,6 +126,16 @@ function suite(name: string, make: (emu: LlmEmulator) => LanguageModel, flavor: 
       await run(req('hi', 'llama-3.3-70b-versatile'));
       expect(emu.requests[0]!.body.reasoning_effort).toBe('low');
       expect(emu.requests[1]!.body.reasoning_effort).toBeUndefined();
+      // Groq: include_reasoning=false ("Excludes reasoning from the response"); the text is never spoken anyway.
+      if (flavor === 'groq') expect(emu.requests[0]!.body.include_reasoning).toBe(false);
+    });
+
+    it('never speaks reasoning: text events carry only the answer, and the reasoning is billed as output', async () => {
+      emu.setKnobs({ reasoningTokens: 40 });
+      const out = await run(req('hi'));
+      const text = out.items.filter((e) => e.kind === 'text').map((e) => (e as { delta: string }).delta);
+      expect(text.join('')).toBe('Sorry, could you say that again?');
+      expect((out.items.at(-1) as { usage: { outputTokens: number } }).usage.outputTokens).toBe(text.length + 40);
     });
 
     it('retries a 429 once after its retry-after, then streams', async () => {
@@ -149,7 +163,7 @@ function suite(name: string, make: (emu: LlmEmulator) => LanguageModel, flavor: 
     });
 
     it('surfaces a mid-stream error after text was emitted, without retrying', async () => {
-      emu.setKnobs({ failNext: { midStream: true, afterChunks: 3 } });
+      emu.setKnobs({ failNext: { midStream: true, afterChunks: 3 }, reasoningTokens: 0 });
       const out = await run(req('hi'));
       expect(out.items.filter((e) => e.kind === 'text').length).toBe(3);
       expect(out.error).toBeInstanceOf(LlmError);

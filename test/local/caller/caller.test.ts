@@ -218,6 +218,28 @@ describe('simulated caller: voice-to-voice', () => {
   }
 });
 
+describe('simulated caller: phone network', () => {
+  it('adds its one-way delay to both legs: the agent hears the caller late and the caller hears the answer late', async () => {
+    const server = await echo({ reply: () => 'sure thing', endpointMs: 250 });
+    const report = await placeCall({
+      url: `ws://127.0.0.1:${server.port}/media`,
+      scenario: scenario([{ say: 'hello', text: 'hello agent' }, { waitForAgent: true }]),
+      audio,
+      network: { oneWayMs: 150, jitterMs: 20 },
+    });
+    const [reply] = server.calls[0]!.replies;
+    const agentSide = reply!.firstAudioAt - reply!.lastSpeechAt;
+    const turn = report.turns[1]!;
+    expect(turn).toMatchObject({ kind: 'say', heard: 'sure thing', ok: true });
+    // Both legs, each 150 ± 20 ms (one frame of rounding on top).
+    expect(turn.voiceToVoiceMs! - agentSide).toBeGreaterThanOrEqual(2 * 130 - 20);
+    expect(turn.voiceToVoiceMs! - agentSide).toBeLessThanOrEqual(2 * 170 + 20);
+    // Jitter never reorders a stream: the frames still arrive in order.
+    const chunks = inbound(server.calls[0]!.log, 'media').map((l) => Number(l.msg.media.chunk));
+    expect(chunks).toEqual(chunks.map((_, i) => i + 1));
+  });
+});
+
 describe('simulated caller: webhook and upgrade signatures', () => {
   it('fetches TwiML with a valid signature, dials the stream without its query string and signs the upgrade', async () => {
     const server = await echo({ greeting: 'hi' });

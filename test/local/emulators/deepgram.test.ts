@@ -61,6 +61,35 @@ describe('Deepgram /v1/listen', () => {
     expect(body.err_msg).toMatch(/1000/);
   });
 
+  it('honours an endpointing window shorter than the 250 ms burst gap: speech_final after 100 ms of silence', async () => {
+    emu.setScript(['Yes please.']);
+    const c = await openV1({ interim_results: 'true', endpointing: 100 });
+    c.send(audio(200, speech(650), 160)); // 160 ms of silence: past the window, short of the burst gap
+    const final = await waitFor('speech_final', () => results(c.messages).find((m) => m.speech_final));
+    expect(final.channel.alternatives[0].transcript).toBe('yes please');
+    c.send(audio(100, 500)); // the rest of that pause is not a new utterance
+    await new Promise((r) => setTimeout(r, 100));
+    expect(results(c.messages).filter((m) => m.is_final)).toHaveLength(1);
+    c.conn.close();
+  });
+
+  it('sends interim Results once per interimEverySec of speech (about 1 s by default, 0.25 s as a test setting)', async () => {
+    const counts: number[] = [];
+    for (const every of [undefined, 0.25]) {
+      emu.setKnobs({ interimEverySec: every });
+      emu.setScript(['one two three four five six seven eight nine ten eleven twelve']);
+      const c = await openV1({ interim_results: 'true', endpointing: 300 });
+      c.send(audio(speech(3000), 600));
+      await waitFor('final', () => results(c.messages).find((m) => m.is_final));
+      counts.push(results(c.messages).filter((m) => !m.is_final).length);
+      c.conn.close();
+    }
+    emu.setKnobs({ interimEverySec: undefined });
+    expect(counts[0]).toBeGreaterThanOrEqual(2);
+    expect(counts[0]).toBeLessThanOrEqual(3);
+    expect(counts[1]).toBeGreaterThanOrEqual(11);
+  });
+
   it('refuses an upgrade without Token/Bearer credentials with 401', async () => {
     const status = await new Promise<number>((resolve) => {
       const ws = new WebSocket(`ws://127.0.0.1:${emu.port}/v1/listen?encoding=mulaw&sample_rate=8000`);
@@ -250,7 +279,11 @@ describe('Deepgram /v2/listen (Flux)', () => {
     expect(events.map((m) => m.event)).toEqual(['StartOfTurn', 'EagerEndOfTurn', 'TurnResumed', 'EagerEndOfTurn', 'EndOfTurn']);
     expect(events[1]!.transcript).toBe('I need');
     expect(events[3]!.transcript).toBe('I need a haircut.');
-    expect(events[4]).toMatchObject({ transcript: 'I need a haircut.', turn_index: 0, trigger: 'model', audio_window_start: 0 });
+    expect(events[4]).toMatchObject({ transcript: 'I need a haircut.', turn_index: 0, audio_window_start: 0 });
+    // Only ListenV2TurnInfo's fields: no `trigger`.
+    for (const m of c.messages.filter((x) => x.type === 'TurnInfo')) {
+      expect(Object.keys(m).sort()).toEqual(['audio_window_end', 'audio_window_start', 'end_of_turn_confidence', 'event', 'request_id', 'sequence_id', 'transcript', 'turn_index', 'type', 'words']);
+    }
     expect(events[4]!.words.map((w: Msg) => w.word)).toEqual(['I', 'need', 'a', 'haircut.']);
     expect(events[4]!.end_of_turn_confidence).toBeGreaterThanOrEqual(0.9);
     const updates = c.messages.filter((m) => m.event === 'Update');
@@ -274,7 +307,7 @@ describe('Deepgram /v2/listen (Flux)', () => {
     c.conn.close();
   });
 
-  it('answers Configure with ConfigureSuccess and ends the turn on ForceEndTurn with trigger manual', async () => {
+  it('answers Configure with ConfigureSuccess and ends the turn on ForceEndTurn', async () => {
     emu.setScript(['cancel my order']);
     const c = await openFlux({ eot_threshold: 0.9 });
     c.conn.sendConfigure({ type: 'Configure', thresholds: { eot_threshold: 0.8, eager_eot_threshold: 0.4 } } as never);
@@ -284,7 +317,7 @@ describe('Deepgram /v2/listen (Flux)', () => {
     await waitFor('StartOfTurn', () => c.messages.find((m) => m.event === 'StartOfTurn'));
     c.conn.sendForceEndTurn({ type: 'ForceEndTurn' } as never);
     const end = await waitFor('EndOfTurn', () => c.messages.find((m) => m.event === 'EndOfTurn'));
-    expect(end).toMatchObject({ trigger: 'manual', transcript: 'cancel my order', turn_index: 0 });
+    expect(end).toMatchObject({ transcript: 'cancel my order', turn_index: 0 });
     c.conn.close();
   });
 

@@ -34,7 +34,7 @@ const audioOf = (frames: Frame[]) => Buffer.concat(frames.filter((f) => f.audio)
 
 describe('ElevenLabs stream-input (single context)', () => {
   it('speaks flushed text as ulaw tones that decode back to the text, with alignment frames, then isFinal', async () => {
-    const s = await open('stream-input');
+    const s = await open('stream-input', 'model_id=eleven_flash_v2_5&output_format=ulaw_8000&sync_alignment=true');
     s.send({ text: ' ', voice_settings: { stability: 0.5, similarity_boost: 0.8 }, generation_config: { chunk_length_schedule: [120, 160, 250, 290] } });
     s.send({ text: 'Hello there, how can I help you today? ' });
     s.send({ text: '', flush: true });
@@ -43,12 +43,13 @@ describe('ElevenLabs stream-input (single context)', () => {
     const audioFrames = s.frames.filter((f) => f.audio);
     expect(audioFrames.length).toBe(8); // one chunk per word
     for (const f of audioFrames) {
-      expect(f.isFinal).toBeNull();
-      expect(Object.keys(f.alignment).sort()).toEqual(['charDurationsMs', 'charStartTimesMs', 'chars']);
+      // Only the spec's audio-message fields: no "isFinal": null, the spec spelling charsDurationsMs.
+      expect(Object.keys(f).sort()).toEqual(['alignment', 'audio', 'normalizedAlignment']);
+      expect(Object.keys(f.alignment).sort()).toEqual(['charStartTimesMs', 'chars', 'charsDurationsMs']);
       expect(f.normalizedAlignment.chars.join('')).toBe(f.alignment.chars.join(''));
       // One 65 ms tone block (520 bytes of μ-law) per character.
       expect(Buffer.from(f.audio, 'base64').length).toBe(f.alignment.chars.length * 520);
-      expect(f.alignment.charDurationsMs[0]).toBe(65);
+      expect(f.alignment.charsDurationsMs[0]).toBe(65);
     }
     expect(decodeToneText(audioOf(s.frames))).toBe('hello there, how can i help you today? ');
     expect(s.frames[s.frames.length - 1]).toEqual({ isFinal: true });
@@ -141,23 +142,74 @@ describe('ElevenLabs faults', () => {
 });
 
 describe('ElevenLabs multi-stream-input', () => {
-  it('tags audio with contextId, sends isFinal per flushed/closed context, and keeps a context alive on {"text":""}', async () => {
+  const finals = (frames: Frame[], id?: string) => frames.filter((f) => f.isFinal === true && (id === undefined || f.contextId === id));
+
+  it('tags audio with contextId, speaks on flush without isFinal, sends isFinal once a context is closed, and keeps a context alive on {"text":""}', async () => {
     const s = await open('multi-stream-input');
     s.send({ text: ' ', voice_settings: { stability: 0.5 }, context_id: 'turn-1' });
     s.send({ text: 'First answer. ', context_id: 'turn-1', flush: true });
     s.send({ text: 'Second one. ', context_id: 'turn-2', flush: true });
-    await waitFor('both finals', () => s.frames.filter((f) => f.isFinal === true).length === 2);
+    await waitFor('both flushed', () => decodeToneText(audioOf(s.frames)).length === 'first answer. second one. '.length);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(finals(s.frames)).toEqual([]); // "This is sent when a context is closed": a flush does not close it
     s.send({ text: '', context_id: 'turn-1' }); // KeepContextAlive
     s.send({ text: 'More. ', context_id: 'turn-1', flush: true });
-    await waitFor('third final', () => s.frames.filter((f) => f.isFinal === true).length === 3);
+    s.send({ context_id: 'turn-1', close_context: true });
+    await waitFor('turn-1 final', () => finals(s.frames, 'turn-1').length === 1);
     expect(decodeToneText(audioOf(s.frames.filter((f) => f.contextId === 'turn-1')))).toBe('first answer. more. ');
     expect(decodeToneText(audioOf(s.frames.filter((f) => f.contextId === 'turn-2')))).toBe('second one. ');
-    expect(s.frames.filter((f) => f.isFinal === true).every((f) => typeof f.contextId === 'string' && f.audio === undefined)).toBe(true);
-    s.send({ context_id: 'turn-2', close_context: true });
-    await waitFor('close_context final', () => s.frames.filter((f) => f.isFinal === true && f.contextId === 'turn-2').length === 2);
+    expect(s.frames.indexOf(finals(s.frames, 'turn-1')[0]!)).toBe(s.frames.length - 1); // after the flushed audio
+    expect(finals(s.frames).every((f) => typeof f.contextId === 'string' && f.audio === undefined)).toBe(true);
     s.send({ close_socket: true });
     await waitFor('close', () => s.closed());
     expect(s.closed()!.code).toBe(1000);
+    expect(finals(s.frames, 'turn-2').length).toBe(1); // close_socket closes every context
+  });
+
+  it('sends alignment on every chunk only with sync_alignment=true', async () => {
+    const plain = await open('multi-stream-input');
+    const synced = await open('multi-stream-input', 'model_id=eleven_flash_v2_5&output_format=ulaw_8000&sync_alignment=true');
+    for (const s of [plain, synced]) {
+      s.send({ text: ' ', context_id: 'a' });
+      s.send({ text: 'Three words here. ', context_id: 'a', flush: true });
+      s.send({ context_id: 'a', close_context: true });
+      await waitFor('final', () => finals(s.frames).length === 1);
+    }
+    const aligned = (s: typeof plain) => s.frames.filter((f) => f.audio).map((f) => f.alignment !== undefined);
+    expect(aligned(synced)).toEqual([true, true, true]);
+    expect(aligned(plain)).toEqual([true, false, false]);
+  });
+
+  it('times out each context on its own after inactivity_timeout without a message naming it (isFinal, then the socket once none is left)', async () => {
+    emu.setKnobs({ inactivityTimeoutMs: 250 });
+    try {
+      const s = await open('multi-stream-input');
+      s.send({ text: ' ', context_id: 'quiet' });
+      s.send({ text: ' ', context_id: 'busy' });
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 80));
+        s.send({ text: '', context_id: 'busy' }); // the socket is never idle, yet "quiet" hears nothing
+      }
+      expect(finals(s.frames).map((f) => f.contextId)).toEqual(['quiet']);
+      expect(emu.timedOutContexts.at(-1)).toBe('quiet');
+      expect(s.closed()).toBeUndefined();
+      await waitFor('close', () => s.closed());
+      expect(finals(s.frames).map((f) => f.contextId)).toEqual(['quiet', 'busy']);
+      expect(s.closed()!.code).toBe(1008);
+      expect(s.frames.find((f) => f.error)).toMatchObject({ error: 'input_timeout_exceeded' });
+    } finally {
+      emu.setKnobs({ inactivityTimeoutMs: undefined });
+    }
+  });
+
+  it('ignores try_trigger_generation on multi-stream-input: text waits for the default chunk_length_schedule (120 characters) or a flush', async () => {
+    const s = await open('multi-stream-input');
+    s.send({ text: ' ', context_id: 'c' });
+    s.send({ text: 'Sure, ', context_id: 'c', try_trigger_generation: true });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.frames.filter((f) => f.audio)).toEqual([]);
+    s.send({ text: 'x'.repeat(120) + ' ', context_id: 'c' });
+    await waitFor('audio', () => s.frames.some((f) => f.audio));
   });
 
   it('refuses a sixth open context with an error frame and close 1008', async () => {

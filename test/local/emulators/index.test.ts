@@ -5,7 +5,7 @@ import Groq from 'groq-sdk';
 import twilio from 'twilio';
 import { loadSayAudio, loadScenario, scriptOf } from '../../../local/scenarios/scenario';
 import { emulatorEnv, LOCAL_TWILIO, startEmulators, twilioHttpClientFor, type Emulators } from '../../../local/emulators/index';
-import { audio, frames, waitFor } from './helpers';
+import { audio, frames, speech, waitFor } from './helpers';
 
 const scenario = loadScenario('booking');
 let emus: Emulators;
@@ -43,5 +43,31 @@ describe('startEmulators', () => {
     const tw = twilio(LOCAL_TWILIO.accountSid, LOCAL_TWILIO.authToken, { httpClient: twilioHttpClientFor(emus.twilio.url) });
     await tw.calls('CA' + 'a'.repeat(32)).update({ status: 'completed' });
     expect(emus.twilio.requests).toHaveLength(1);
+  });
+
+  it("runs the STT at the scenario's interim cadence (emulators.deepgram.interimEverySec), over the base knobs", async () => {
+    const counts: number[] = [];
+    for (const every of [undefined, 0.25]) {
+      const e = await startEmulators({ scenario: { ...scenario, ...(every ? { emulators: { deepgram: { interimEverySec: every } } } : {}) }, knobs: { deepgram: { finalMs: 10 } } });
+      try {
+        const dg = new DeepgramClient({ apiKey: 'k', baseUrl: emulatorEnv(e).DEEPGRAM_URL });
+        const conn = await dg.listen.v1.connect({ model: 'nova-3', encoding: 'mulaw', sample_rate: 8000, endpointing: 300, interim_results: 'true', reconnectAttempts: 0 });
+        let interims = 0;
+        let final = false;
+        conn.on('message', (m: any) => {
+          if (m.type === 'Results') m.is_final ? (final = true) : interims++;
+        });
+        conn.connect();
+        await conn.waitForOpen();
+        for (const f of frames(audio(speech(2000), 500))) conn.sendMedia(f);
+        await waitFor('final', () => final);
+        counts.push(interims);
+        conn.close();
+      } finally {
+        await e.close();
+      }
+    }
+    expect(counts[0]).toBe(2); // ~1 s cadence: at 1 s and 2 s of speech
+    expect(counts[1]).toBeGreaterThanOrEqual(7);
   });
 });

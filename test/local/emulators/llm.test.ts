@@ -20,7 +20,8 @@ const TOOLS = [
 let emu: LlmEmulator;
 let groq: Groq;
 beforeAll(async () => {
-  emu = await startLlmEmulator({ rules: RULES, knobs: { ttftMs: 5, tokensPerSecond: 2000 } });
+  // Reasoning off for the wire-shape tests; its own tests below turn it on.
+  emu = await startLlmEmulator({ rules: RULES, knobs: { ttftMs: 5, tokensPerSecond: 2000, reasoningTokens: 0 } });
   groq = new Groq({ apiKey: 'gsk_test', baseURL: emu.url });
 });
 afterAll(async () => {
@@ -169,5 +170,51 @@ describe('LLM emulator (OpenAI-compatible /v1 path)', () => {
     expect(chunks.slice(0, -1).every((c) => c.x_groq === undefined)).toBe(true);
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Sorry, could you say that again?');
     expect(emu.requests[emu.requests.length - 1]!.flavor).toBe('openai');
+  });
+});
+
+describe('LLM emulator: gpt-oss reasoning', () => {
+  it('streams reasoning deltas before the content, counted as completion tokens', async () => {
+    emu.setKnobs({ reasoningTokens: 20 });
+    try {
+      const stream = await groq.chat.completions.create({ model: 'openai/gpt-oss-20b', stream: true, messages: [{ role: 'user', content: 'tell me' }] });
+      const kinds: string[] = [];
+      let usage: any;
+      for await (const c of stream) {
+        const d = c.choices[0]?.delta as { reasoning?: string; content?: string } | undefined;
+        if (d?.reasoning) kinds.push('reasoning');
+        if (d?.content) kinds.push('content');
+        usage = (c as any).x_groq?.usage ?? usage;
+      }
+      expect(kinds.slice(0, 20)).toEqual(Array(20).fill('reasoning'));
+      expect(kinds.length).toBeGreaterThan(20);
+      expect(kinds.slice(20).every((k) => k === 'content')).toBe(true);
+      expect(usage.completion_tokens).toBe(kinds.length);
+    } finally {
+      emu.setKnobs({ reasoningTokens: 0 });
+    }
+  });
+
+  it('sends no reasoning with include_reasoning=false but still bills it, and refuses it together with reasoning_format', async () => {
+    emu.setKnobs({ reasoningTokens: 20 });
+    try {
+      const body = { model: 'openai/gpt-oss-20b', stream: true as const, messages: [{ role: 'user' as const, content: 'tell me' }] };
+      const stream = await groq.chat.completions.create({ ...body, include_reasoning: false });
+      let reasoning = 0;
+      let content = 0;
+      let usage: any;
+      for await (const c of stream) {
+        if ((c.choices[0]?.delta as { reasoning?: string } | undefined)?.reasoning) reasoning++;
+        if (c.choices[0]?.delta.content) content++;
+        usage = (c as any).x_groq?.usage ?? usage;
+      }
+      expect(reasoning).toBe(0);
+      expect(content).toBeGreaterThan(0);
+      expect(usage.completion_tokens).toBe(content + 20);
+      const err = await new Groq({ apiKey: 'gsk_test', baseURL: emu.url, maxRetries: 0 }).chat.completions.create({ ...body, include_reasoning: false, reasoning_format: 'hidden' }).catch((e) => e);
+      expect(err.status).toBe(400);
+    } finally {
+      emu.setKnobs({ reasoningTokens: 0 });
+    }
   });
 });
