@@ -35,7 +35,7 @@ export interface Handover {
 
 /** A <Pay> can take minutes; a migration seconds. After this the state is gone and the next stream starts afresh. */
 const HANDOVER_TTL_SECONDS = 900;
-const key = (callSid: string) => `handover:${callSid}`;
+const key = (callSid: string) => `va:handover:${callSid}`;
 
 /** Writes the handover; rejects if Redis does (the caller then keeps the call where it is). */
 export async function saveHandover(redis: Pick<Redis, 'set'>, h: Handover): Promise<void> {
