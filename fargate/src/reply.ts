@@ -144,6 +144,12 @@ export interface ReplyDeps {
   maxRounds?: number;
   /** Reply token cap: phone answers are short. @default 300 */
   maxTokens?: number;
+  /**
+   * Output tokens a reasoning model spends before its first spoken token, which the provider bills but does not
+   * stream (Groq gpt-oss with `include_reasoning: false`): counted for a round cut off before its usage frame.
+   * @default 0
+   */
+  hiddenReasoningTokens?: number;
 }
 
 /** Rough tokens of text a stream produced before it was aborted (no usage frame arrives then): ~4 chars per token. */
@@ -168,6 +174,8 @@ export class Reply {
   private usage: ReplyUsage;
   private streamedChars = 0;
   private gotUsage = false;
+  /** An LLM round was requested and its usage frame has not arrived. */
+  private roundOpen = false;
   private firstPieceAt: number | undefined;
   private sentAudio = false;
   private aligned = true;
@@ -230,7 +238,12 @@ export class Reply {
 
   /** Token and character spend so far (estimated for an aborted stream). */
   spend(): ReplyUsage {
-    return this.gotUsage ? this.usage : { ...this.usage, outputTokens: this.usage.outputTokens + estimateTokens(this.streamedChars) };
+    return this.gotUsage || !this.roundOpen ? this.usage : { ...this.usage, outputTokens: this.usage.outputTokens + this.unbilledEstimate() };
+  }
+
+  /** An LLM round cut off before its usage frame: its hidden reasoning (if any) plus ~4 characters per streamed token. */
+  private unbilledEstimate(): number {
+    return (this.deps.hiddenReasoningTokens ?? 0) + estimateTokens(this.streamedChars);
   }
 
   private send(audio: Uint8Array, alignment: TtsChunk['alignment'] & object): void {
@@ -283,6 +296,7 @@ export class Reply {
         const calls: ToolCall[] = [];
         const startedAt = this.now();
         let firstToken: number | undefined;
+        this.roundOpen = true;
         for await (const ev of deps.llm.stream(
           { model: deps.model, messages: [...this.messages, ...out], tools: lastRound ? undefined : deps.toolDefs, maxTokens: deps.maxTokens ?? 300 },
           this.signal,
@@ -307,8 +321,9 @@ export class Reply {
             this.usage.model = ev.model || this.usage.model;
           }
         }
-        if (!this.gotUsage) this.usage.outputTokens += estimateTokens(this.streamedChars);
+        if (!this.gotUsage) this.usage.outputTokens += this.unbilledEstimate();
         this.gotUsage = false;
+        this.roundOpen = false;
         this.streamedChars = 0;
         const tail = chunker.flush();
         if (tail) speak(tail);

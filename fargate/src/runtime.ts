@@ -142,6 +142,8 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
     },
     llm,
     modelFor: (p) => (p.llm === 'large' ? config.LLM_MODEL_LARGE : config.LLM_MODEL_SMALL),
+    // gpt-oss reasons before it speaks; at reasoning_effort "low" ~150 tokens a turn (numbers.md cost model D).
+    hiddenReasoningTokens: (p) => (/gpt-oss/.test(p.llm === 'large' ? config.LLM_MODEL_LARGE : config.LLM_MODEL_SMALL) ? 150 : 0),
     openTts: (voiceId) => {
       const t = ttsOf(voiceId);
       const conn = ttsPools.acquire(t.key, (s) => t.connect(s));

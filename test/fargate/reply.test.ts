@@ -80,9 +80,10 @@ describe('Reply', () => {
     expect((await r.done).status).toBe('done');
   });
 
-  it('drops a discarded speculative reply without sending anything and counts its spend as wasted', async () => {
+  it('drops a discarded speculative reply without sending anything and counts its spend, hidden reasoning included, as wasted', async () => {
     const w = wire();
-    const r = new Reply(deps(new Playout(w)), 'r3', 1, ask, { speculative: true, callSignal: new AbortController().signal });
+    // gpt-oss reasons before it speaks (the emulator's 150 hidden tokens); cut at 300 ms, nothing was streamed yet.
+    const r = new Reply(deps(new Playout(w), { hiddenReasoningTokens: 150 }), 'r3', 1, ask, { speculative: true, callSignal: new AbortController().signal });
     await new Promise((res) => setTimeout(res, 300));
     r.abort('discarded');
     const out = await r.done;
@@ -90,7 +91,7 @@ describe('Reply', () => {
     expect(w.sent).toEqual([]);
     expect(r.measures.discarded).toBe(true);
     expect(r.spend()).toMatchObject({ wasted: true });
-    expect(r.spend().outputTokens).toBeGreaterThan(0);
+    expect(r.spend().outputTokens).toBeGreaterThanOrEqual(150);
   });
 
   it('stops LLM and TTS together on abort: no audio leaves after it', async () => {

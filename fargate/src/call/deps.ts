@@ -19,6 +19,8 @@ export interface CallDeps {
   llm: LanguageModel;
   /** LLM model id for the profile's size. */
   modelFor(profile: AgentProfile): string;
+  /** Billed-but-unstreamed reasoning tokens per LLM round of the profile's model (0 for a non-reasoning model). */
+  hiddenReasoningTokens?(profile: AgentProfile): number;
   /** The call's TTS socket for a voice (taken from the warm pool); `close` at hang-up. */
   openTts(voiceId: string): { tts: TextToSpeech; close(): void };
   tools: ToolClient;

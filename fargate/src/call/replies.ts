@@ -34,7 +34,7 @@ export function startReply(d: ReplyStarterDeps, n: number, opts: { speculative: 
       callSid: d.callSid, callerHash: d.callerHash(), callerPhone: d.caller, llm: deps.llm, tts: d.tts, tools: deps.tools,
       model: plan?.model ?? deps.modelFor(profile), toolDefs, latencyClass: deps.latencyClass,
       filler: () => deps.cache.peek(profile.voiceId, profile.fillers[n % Math.max(1, profile.fillers.length)] ?? ''),
-      playout: d.playout, log: d.log, now: d.now,
+      playout: d.playout, log: d.log, now: d.now, hiddenReasoningTokens: deps.hiddenReasoningTokens?.(profile),
     },
     `r${n}`, n, withSystemInstruction(opts.messages, plan?.instruction),
     { speculative: opts.speculative, callSignal: d.signal, speechEndAt: opts.speechEndAt, sttFinalAt: d.now() },
