@@ -7,6 +7,8 @@ export interface LoadBalancer {
   port: number;
   /** Targets passing their health check right now. */
   healthy(): number[];
+  /** Connections open now, per target port. */
+  open(): Map<number, number>;
   close(): Promise<void>;
 }
 
@@ -24,11 +26,14 @@ export async function startLoadBalancer(targets: number[], opts: { health?: (por
   const timer = setInterval(() => void check(), CHECK_EVERY_MS);
   let next = 0;
   const open = new Set<Socket>();
+  const perTarget = new Map<number, number>();
   const server: Server = createServer((client) => {
     const ready = targets.filter((t) => up.has(t));
     if (!ready.length) return void client.destroy();
     const target = ready[next++ % ready.length]!;
     const upstream = connect(target, '127.0.0.1');
+    perTarget.set(target, (perTarget.get(target) ?? 0) + 1);
+    upstream.once('close', () => perTarget.set(target, perTarget.get(target)! - 1));
     for (const s of [client, upstream]) {
       open.add(s);
       s.on('close', () => open.delete(s));
@@ -42,6 +47,7 @@ export async function startLoadBalancer(targets: number[], opts: { health?: (por
   return {
     port: (server.address() as { port: number }).port,
     healthy: () => targets.filter((t) => up.has(t)),
+    open: () => new Map(perTarget),
     async close() {
       clearInterval(timer);
       for (const s of open) s.destroy();

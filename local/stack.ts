@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { mediaServiceBuild } from '../fargate/build';
 import { loadConfig, type Config } from '../fargate/src/config';
 import { LOCAL_AGENTS_DIR, LOCAL_NUMBERS } from './agents';
-import { startLoadBalancer } from './load-balancer';
+import { startLoadBalancer, type LoadBalancer } from './load-balancer';
 import { createMediaServer, type MediaServer } from '../fargate/src/server';
 import { createObservability } from '../fargate/src/observability/instruments';
 import { createDocumentClient, ensureTranscriptTable } from '../fargate/src/store/dynamo';
@@ -57,6 +57,8 @@ export interface LocalStackOptions {
    * PUBLIC_URL is the balancer, so a migrated call lands on whichever task is healthy. @default 1
    */
   tasks?: number;
+  /** The Deepgram emulator's script cursor: `emulator` for one call that moves between tasks. @default 'connection' */
+  scriptCursor?: 'connection' | 'emulator';
   /** Media-service log level. @default LOG_LEVEL or 'warn' */
   logLevel?: string;
   /** Child only: each stdout line of the media service (pino JSON), e.g. to read its per-turn latency lines. */
@@ -81,8 +83,11 @@ export interface LocalStack {
   realProviders: boolean;
   /** The media-service child process (media: 'child'); the first task when there are several. */
   child?: ChildProcess;
-  /** Every media task (media: 'child'), in start order. */
+  /** Every media task (media: 'child'), in start order, with the port it listens on. */
   children: ChildProcess[];
+  tasks: { port: number; child: ChildProcess }[];
+  /** The local load balancer in front of several tasks (`tasks` > 1). */
+  balancer?: LoadBalancer;
   /** In-process only: what the pipeline reported per call (turn measures, tools, usage, summary), by callSid. */
   calls: Map<string, CallTrace>;
   /** In-process only: every CloudWatch EMF line the media service wrote (one JSON document each). */
@@ -151,6 +156,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const emulators = await startEmulators({
       scenario: opts.scenario,
       knobs: opts.knobs ?? SEED_BUDGET,
+      scriptCursor: opts.scriptCursor,
       ...(fixed ? { ports: { deepgram: 4101, llm: 4102, elevenlabs: 4103, twilio: 4104 } } : {}),
     });
     closers.push(() => emulators.close());
@@ -242,6 +248,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       realProviders,
       child,
       children,
+      tasks: children.map((c, i) => ({ port: taskPorts[i]!, child: c })),
+      balancer,
       calls,
       emf,
       async transcript(callSid) {

@@ -185,6 +185,7 @@ class SimulatedCall {
   private clears = 0;
   private dtmfSent = '';
   private readonly protocolErrors: string[] = [];
+  private readonly migrations: Migration[] = [];
   private readonly turns: Turn[] = [];
   private mouth: Mouth | undefined;
   private readonly waiters = new Set<() => void>();
@@ -229,6 +230,8 @@ class SimulatedCall {
 
   private readonly ear = new Ear({
     speech: (at, durationMs) => {
+      const m = this.migrations.at(-1);
+      if (m?.reconnectedAt !== undefined && m.gapMs === undefined) m.gapMs = at - m.agentQuietSince;
       if (this.spurtStart === undefined || at - this.lastAgentSpeechEnd >= this.o.quietMs) this.spurtStart = at;
       this.lastAgentSpeechEnd = at + durationMs;
       const turn = this.turn;
@@ -245,10 +248,10 @@ class SimulatedCall {
   });
 
   constructor(
-    private readonly ws: WebSocket,
+    private ws: WebSocket,
     private readonly scenario: Scenario,
     private readonly audio: Map<string, Uint8Array>,
-    private readonly s: Settings,
+    private s: Settings,
   ) {
     this.up = new OneWayLink(s.network);
     this.down = new OneWayLink(s.network && { ...s.network, seed: (s.network.seed ?? 1) + 1 });
@@ -272,12 +275,7 @@ class SimulatedCall {
 
   run(): Promise<CallReport> {
     const done = new Promise<CallReport>((resolve) => (this.finishCall = resolve));
-    this.ws.on('message', (data, isBinary) => this.down.deliver(() => this.onMessage(data, isBinary)));
-    this.ws.on('close', () => this.finish('server-closed'));
-    this.ws.on('error', (err) => {
-      this.protocolErrors.push(`socket error: ${err.message}`);
-      this.finish('server-closed');
-    });
+    this.attach(this.ws);
     const onUpdated = (e: CallUpdatedEvent) => {
       if (e?.callSid !== this.s.callSid) return;
       if (e.twiml) this.redirect(e.twiml);
@@ -404,10 +402,50 @@ class SimulatedCall {
     this.checkWaiters();
   }
 
+  /** The stream's socket events; a socket replaced by a reconnect is detached first, so its close ends nothing. */
+  private attach(ws: WebSocket): void {
+    ws.on('message', (data, isBinary) => this.down.deliver(() => this.onMessage(data, isBinary)));
+    ws.on('close', () => ws === this.ws && this.finish('server-closed'));
+    ws.on('error', (err) => {
+      if (ws !== this.ws) return;
+      this.protocolErrors.push(`socket error: ${err.message}`);
+      this.finish('server-closed');
+    });
+  }
+
   private redirect(twiml: string): void {
     if (this.ended) return;
+    const stream = connectStreamOf(twiml);
+    if (stream) return void this.reconnect(stream.url, stream.parameters);
     this.transferred = twiml;
     this.finish('redirected');
+  }
+
+  /**
+   * New TwiML with `<Connect><Stream>` (a migration to another task): as Twilio does, the current stream gets `stop`
+   * and closes, then a new stream (new StreamSid, the TwiML's Parameters) opens on the URL and the call goes on;
+   * caller audio in between is lost.
+   */
+  private async reconnect(url: string, parameters: Record<string, string>): Promise<void> {
+    const old = this.ws;
+    const migration: Migration = { redirectedAt: this.clock(), agentQuietSince: this.lastAgentSpeechEnd };
+    this.migrations.push(migration);
+    this.send(wire.stop(++this.seq, this.s));
+    this.up.deliver(() => old.close(1000));
+    try {
+      const ws = await dial(url, this.s.authToken, this.s.signal);
+      if (this.ended) return void ws.terminate();
+      this.s = { ...this.s, streamSid: newSid('MZ'), streamUrl: url, customParameters: parameters };
+      this.seq = 0;
+      this.ws = ws;
+      this.attach(ws);
+      migration.reconnectedAt = this.clock();
+      this.send(wire.connected());
+      this.send(wire.start(++this.seq, { ...this.s, customParameters: this.s.customParameters }));
+    } catch (err) {
+      this.protocolErrors.push(`reconnect failed: ${(err as Error).message}`);
+      this.finish('server-closed');
+    }
   }
 
   private newTurn(kind: TurnReport['kind'], step: number, at: number): Turn {
@@ -589,9 +627,31 @@ class SimulatedCall {
       clears: this.clears,
       dtmfSent: this.dtmfSent,
       ...(this.transferred !== undefined ? { transferred: this.transferred } : {}),
+      migrations: this.migrations.map((m) => ({ redirectedAt: Math.round(m.redirectedAt), reconnectedAt: m.reconnectedAt === undefined ? undefined : Math.round(m.reconnectedAt), gapMs: m.gapMs === undefined ? undefined : Math.round(m.gapMs) })),
       heard: turns.map((t) => t.heard.trim()).filter(Boolean).join(' | '),
       protocolErrors: this.protocolErrors,
       ok: turns.every((t) => t.ok) && this.protocolErrors.length === 0 && (this.completed || endedByOtherSide),
     };
   }
+}
+
+/** One move of the call to a new stream (TwiML `<Connect><Stream>` pushed over Twilio REST), as the caller lived it. */
+interface Migration {
+  redirectedAt: number;
+  reconnectedAt?: number;
+  /** Where the agent last spoke before the move (caller clock, ms). */
+  agentQuietSince: number;
+  /** Agent silence the caller heard across the move: last agent speech before it → first after it. */
+  gapMs?: number;
+}
+
+/** The Stream URL and Parameters of `<Connect><Stream>` TwiML, if that is what it is. */
+export function connectStreamOf(twiml: string): { url: string; parameters: Record<string, string> } | undefined {
+  const unescape = (v: string) => v.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  if (!/<Connect>/.test(twiml)) return undefined;
+  const url = /<Stream\b[^>]*\burl="([^"]+)"/.exec(twiml)?.[1];
+  if (!url) return undefined;
+  const parameters: Record<string, string> = {};
+  for (const m of twiml.matchAll(/<Parameter\b[^>]*?\bname="([^"]*)"[^>]*?\bvalue="([^"]*)"/g)) parameters[unescape(m[1]!)] = unescape(m[2]!);
+  return { url: unescape(url), parameters };
 }

@@ -73,6 +73,11 @@ export interface CallReport {
   dtmfSent: string;
   /** The TwiML the call was redirected to (e.g. `<Dial>` for a transfer). */
   transferred?: string;
+  /**
+   * Moves to a new stream (`<Connect><Stream>` TwiML, i.e. a migration to another task), caller-clock ms: when the
+   * TwiML came, when the new stream opened, and the agent silence heard across it.
+   */
+  migrations: { redirectedAt: number; reconnectedAt?: number; gapMs?: number }[];
   /** Everything heard, turn by turn, joined with " | ". */
   heard: string;
   /** Server messages that broke the Media Streams protocol (bad JSON, wrong streamSid, unknown event). */

@@ -62,6 +62,11 @@ export interface DeepgramEmulatorOptions {
   port?: number;
   /** Transcript lines, one per detected speech burst, in order (each connection has its own cursor). */
   script?: string[];
+  /**
+   * `emulator`: one cursor for every connection, for a stack that carries one call which moves between streams (a
+   * migration to another task opens a new recogniser that must go on with the next line). @default 'connection'
+   */
+  scriptCursor?: 'connection' | 'emulator';
   knobs?: DeepgramKnobs;
 }
 
@@ -701,6 +706,7 @@ function hasCredentials(req: IncomingMessage): boolean {
  */
 export async function startDeepgramEmulator(opts: DeepgramEmulatorOptions = {}): Promise<DeepgramEmulator> {
   let script = [...(opts.script ?? [])];
+  let shared = 0;
   let userKnobs: DeepgramKnobs = { ...opts.knobs };
   let rng = createRng(userKnobs.seed ?? 1);
   const state = {
@@ -708,7 +714,7 @@ export async function startDeepgramEmulator(opts: DeepgramEmulatorOptions = {}):
       return { ...DEFAULTS, ...Object.fromEntries(Object.entries(userKnobs).filter(([, v]) => v !== undefined)) } as ListenSession['emu']['knobs'];
     },
     rng: () => rng(),
-    line: (i: number) => script[i],
+    line: (i: number) => (opts.scriptCursor === 'emulator' ? script[shared++] : script[i]),
   };
   const sessions = new Set<WebSocket>();
   const audioChunks: DeepgramEmulator['audioChunks'] = [];
@@ -756,6 +762,7 @@ export async function startDeepgramEmulator(opts: DeepgramEmulatorOptions = {}):
     port,
     setScript(lines) {
       script = [...lines];
+      shared = 0;
     },
     setKnobs(k) {
       userKnobs = { ...userKnobs, ...k };

@@ -35,6 +35,8 @@ export interface EmulatorsOptions {
   twilio?: { accountSid: string; authToken: string };
   /** When set, the ElevenLabs emulator accepts only this key. */
   elevenLabsApiKey?: string;
+  /** Deepgram script cursor (DeepgramEmulatorOptions.scriptCursor). @default 'connection' */
+  scriptCursor?: 'connection' | 'emulator';
 }
 
 /** The four running emulators. */
@@ -60,7 +62,7 @@ export async function startEmulators(opts: EmulatorsOptions = {}): Promise<Emula
     return e;
   };
   try {
-    const deepgram = await track(startDeepgramEmulator({ port: ports.deepgram ?? 0, script, knobs: { ...opts.knobs?.deepgram, ...opts.scenario?.emulators?.deepgram } }));
+    const deepgram = await track(startDeepgramEmulator({ port: ports.deepgram ?? 0, script, scriptCursor: opts.scriptCursor, knobs: { ...opts.knobs?.deepgram, ...opts.scenario?.emulators?.deepgram } }));
     const llm = await track(startLlmEmulator({ port: ports.llm ?? 0, rules, knobs: opts.knobs?.llm }));
     const elevenlabs = await track(startElevenLabsEmulator({ port: ports.elevenlabs ?? 0, knobs: opts.knobs?.elevenlabs, apiKey: opts.elevenLabsApiKey }));
     const twilio = await track(startTwilioEmulator({ port: ports.twilio ?? 0, ...(opts.twilio ?? LOCAL_TWILIO), knobs: opts.knobs?.twilio }));
