@@ -1,5 +1,5 @@
 // One agent turn: LLM ⇄ tools → clauses → TTS → transport (via the playout), abortable, optionally held (speculative).
-import type { LatencyClass } from '../../lambdas/shared/contract';
+import type { LatencyClass } from '../../contracts/tool-contract';
 import type { CachedAudio } from './audio-cache';
 import { evenAlignment, type Playout } from './call/playout';
 import { PAYMENT_TOOL, TRANSFER_TOOL, parsePaymentArgs } from './escalation';

@@ -1,4 +1,5 @@
 // Business-time arithmetic: calendar dates and wall-clock times in the business's timezone, and how to say them.
+import { DAY_PATTERN, TIME_PATTERN } from '../../contracts/patterns';
 
 /** A calendar date `YYYY-MM-DD` in the business timezone. */
 export type LocalDate = string;
@@ -76,8 +77,6 @@ export function resolveDay(input: string, now: Date, timeZone: string): LocalDat
   return undefined;
 }
 
-/** A pattern the zod schemas share, so a bad day is refused as 400 naming the field before any lookup. */
-export const DAY_PATTERN = /^(today|tomorrow|\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?)$/i;
 
 const spokenDateFormat = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', weekday: 'long', month: 'long', day: 'numeric' });
 
@@ -104,7 +103,6 @@ export function speakList(items: string[]): string {
 }
 
 /** What the zod schemas accept as a time: "14:00", "9:30", "9", "9am", "2:30 PM". */
-export const TIME_PATTERN = /^\s*([01]?\d|2[0-3])(?::([0-5]\d))?\s*([ap])?\.?\s*(m\.?)?\s*$/i;
 
 /** Normalizes a time matching {@link TIME_PATTERN} to `HH:MM` 24 h; undefined for "13 pm" and the like. */
 export function parseTime(input: string): LocalTime | undefined {

@@ -4,8 +4,8 @@ import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 // Namespace import: lets esbuild drop the parts of zod we don't use (~85 KB instead of ~450 KB minified).
 import * as z from 'zod';
-import { toolContracts } from '../tools/catalog';
-import type { ToolContract } from './contract';
+import { toolContracts } from '../../contracts/catalog';
+import type { ToolContract } from '../../contracts/tool-contract';
 import { json, readJsonBody } from './http';
 import { newMeasures } from './observability';
 import type { ToolRuntime } from './runtime';

@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import type { BusinessData } from './business-data';
 import type { CachePolicy } from './cache';
-import type { ToolContract } from './contract';
+import type { ToolContract } from '../../contracts/tool-contract';
 
 /** Everything a tool's business logic may touch during one call. */
 export interface ToolContext {

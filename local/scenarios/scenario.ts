@@ -37,7 +37,7 @@ export const hangupStep = z.strictObject({ hangup: z.literal(true) });
 
 export const stepSchema = z.union([sayStep, waitStep, pauseStep, dtmfStep, hangupStep]);
 
-/** A tool call the LLM emulator makes; argument names must match lambdas/tools/<tool>/contract.ts. */
+/** A tool call the LLM emulator makes; argument names must match contracts/tools/<tool>.ts. */
 export const toolCallSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'tool names are snake_case'),
   /** An object (sent as JSON) or a raw JSON string (to test malformed arguments). */

@@ -5,18 +5,18 @@ import { z } from 'zod';
 import { addDays, localDate, parseTime, resolveDay, speakDate, speakOn, speakTime } from '../../lambdas/shared/dates';
 import { pickField } from '../../lambdas/shared/secrets';
 import { demoItems, SEED_PHONES } from '../../lambdas/shared/seed';
-import { toolContracts } from '../../lambdas/tools/catalog';
+import { toolContracts } from '../../contracts/catalog';
 import { toolImplementations } from '../../lambdas/tools/implementations';
 import { bookingIdFor } from '../../lambdas/tools/common';
 
 describe('tool catalog', () => {
-  it('lists the five business tools with snake_case names, each in lambdas/tools/<kebab-name>/', () => {
+  it('lists the five business tools with snake_case names: contract in contracts/tools/<kebab-name>.ts, handler in lambdas/tools/<kebab-name>/', () => {
     expect(toolContracts.map((c) => c.name).sort()).toEqual(['book_appointment', 'change_appointment', 'check_availability', 'get_shipment_status', 'lookup_customer']);
     for (const c of toolContracts) {
       expect(c.name).toMatch(/^[a-z]+(_[a-z]+)*$/);
-      const dir = new URL(`../../lambdas/tools/${c.name.replaceAll('_', '-')}/`, import.meta.url);
-      expect(existsSync(new URL('contract.ts', dir))).toBe(true);
-      expect(existsSync(new URL('handler.ts', dir))).toBe(true);
+      const kebab = c.name.replaceAll('_', '-');
+      expect(existsSync(new URL(`../../contracts/tools/${kebab}.ts`, import.meta.url))).toBe(true);
+      expect(existsSync(new URL(`../../lambdas/tools/${kebab}/handler.ts`, import.meta.url))).toBe(true);
       expect(c.description.length).toBeGreaterThan(80);
       expect(c.timeoutMs).toBeGreaterThan(0);
       expect(c.idempotent).toBe(true);

@@ -1,5 +1,5 @@
 // What one call needs from its task: providers, stores, caches and observability, built once per task by runtime.ts.
-import type { LatencyClass } from '../../../lambdas/shared/contract';
+import type { LatencyClass } from '../../../contracts/tool-contract';
 import type { AgentProfile, Agents } from '../agents';
 import type { AudioCache } from '../audio-cache';
 import type { Config } from '../config';

@@ -1,7 +1,7 @@
 // The one tool catalog the media service offers the LLM: the business tools (Lambdas) plus the pipeline's own tools.
 import { z } from 'zod';
-import type { ToolContract } from '../../../lambdas/shared/contract';
-import { toolContracts } from '../../../lambdas/tools/catalog';
+import type { ToolContract } from '../../../contracts/tool-contract';
+import { toolContracts } from '../../../contracts/catalog';
 import type { LlmTool } from '../providers/types';
 import { pipelineContracts } from './escalation-contracts';
 

@@ -1,6 +1,6 @@
 // The pipeline-side tools: transfer to a person and hand-off to Twilio <Pay>. The call loop runs them, not the tools API.
 import { z } from 'zod';
-import { defineTool } from '../../../lambdas/shared/contract';
+import { defineTool } from '../../../contracts/tool-contract';
 
 /** Hands the live call to a person (Twilio calls.update with <Dial>). */
 export const transferToHumanContract = defineTool({

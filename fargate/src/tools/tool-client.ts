@@ -5,7 +5,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { ToolContract } from '../../../lambdas/shared/contract';
+import type { ToolContract } from '../../../contracts/tool-contract';
 import type { Logger } from '../observability/logger';
 import type { ToolCall, ToolClient, ToolResult } from '../providers/types';
 import { contractFor as catalogContractFor, isPipelineTool } from './catalog';

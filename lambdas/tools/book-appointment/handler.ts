@@ -5,7 +5,7 @@ import { lambdaRuntime } from '../../shared/runtime';
 import { defineImplementation } from '../../shared/tool';
 import * as keys from '../cache-keys';
 import { bookingIdFor, cap, findService, invalidateAfterWrite, isPast, openTimes, spell, unknownService } from '../common';
-import { bookAppointmentContract } from './contract';
+import { bookAppointmentContract } from '../../../contracts/tools/book-appointment';
 
 export const bookAppointment = defineImplementation({
   contract: bookAppointmentContract,

@@ -6,7 +6,7 @@ import { lambdaRuntime } from '../../shared/runtime';
 import { defineImplementation, type ToolContext, type ToolOutput } from '../../shared/tool';
 import * as keys from '../cache-keys';
 import { findService, invalidateAfterWrite, isPast, normalizeCode, openTimes } from '../common';
-import { changeAppointmentContract } from './contract';
+import { changeAppointmentContract } from '../../../contracts/tools/change-appointment';
 
 /** The booking the caller means, or the answer to give instead. Bookings of other numbers are treated as not found. */
 async function locate(ctx: ToolContext, code: string | undefined): Promise<Booking | ToolOutput> {

@@ -4,7 +4,7 @@ import { addDays, daysBetween, localDate, resolveDay, speakDate, speakList, spea
 import { lambdaRuntime } from '../../shared/runtime';
 import { defineImplementation } from '../../shared/tool';
 import { findService, openTimes, unknownService } from '../common';
-import { checkAvailabilityContract } from './contract';
+import { checkAvailabilityContract } from '../../../contracts/tools/check-availability';
 
 const MAX_DAYS = 15;
 const PART = { morning: ['00:00', '12:00'], afternoon: ['12:00', '17:00'], evening: ['17:00', '24:00'], any: ['00:00', '24:00'] } as const;

@@ -6,7 +6,7 @@ import { lambdaRuntime } from '../../shared/runtime';
 import { defineImplementation } from '../../shared/tool';
 import * as keys from '../cache-keys';
 import { normalizeCode, spell } from '../common';
-import { getShipmentStatusContract } from './contract';
+import { getShipmentStatusContract } from '../../../contracts/tools/get-shipment-status';
 
 /** Structured fields only; the owner's phone number stays out of the result. */
 function view(s: Shipment) {

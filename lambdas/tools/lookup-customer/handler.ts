@@ -5,7 +5,7 @@ import { lambdaRuntime } from '../../shared/runtime';
 import { defineImplementation } from '../../shared/tool';
 import * as keys from '../cache-keys';
 import { findService } from '../common';
-import { lookupCustomerContract } from './contract';
+import { lookupCustomerContract } from '../../../contracts/tools/lookup-customer';
 
 /** What the agent may know about a caller. Deliberately narrow: no last name, email, address or notes. */
 export interface CustomerView {

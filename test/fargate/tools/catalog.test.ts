@@ -1,6 +1,6 @@
 // The media service's tool catalog: business contracts plus the pipeline's transfer/payment tools, as the LLM sees them.
 import { describe, expect, it } from 'vitest';
-import { toolContracts } from '../../../lambdas/tools/catalog';
+import { toolContracts } from '../../../contracts/catalog';
 import { contractFor, isPipelineTool, toolNames, toolsFor } from '../../../fargate/src/tools/catalog';
 import { takePaymentContract } from '../../../fargate/src/tools/escalation-contracts';
 

@@ -7,7 +7,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startToolsServer, type ToolsServer } from '../../../local/tools-server';
-import { defineTool } from '../../../lambdas/shared/contract';
+import { defineTool } from '../../../contracts/tool-contract';
 import { NOW, startStack, type Stack } from '../../lambdas/harness';
 import { createToolClient, spokenField } from '../../../fargate/src/tools/tool-client';
 import { log } from '../providers/helpers';

@@ -1,8 +1,8 @@
 // book_appointment: what the LLM is told about booking a slot for the caller, and the arguments it may pass.
 // Namespace import: lets esbuild drop the parts of zod we don't use (~85 KB instead of ~450 KB minified).
 import * as z from 'zod';
-import { defineTool } from '../../shared/contract';
-import { DAY_PATTERN, TIME_PATTERN } from '../../shared/dates';
+import { defineTool } from '../tool-contract';
+import { DAY_PATTERN, TIME_PATTERN } from '../patterns';
 
 export const bookAppointmentContract = defineTool({
   name: 'book_appointment',

@@ -1,7 +1,7 @@
 // lookup_customer: what the LLM is told about recognising the caller, and its (empty) arguments.
 // Namespace import: lets esbuild drop the parts of zod we don't use (~85 KB instead of ~450 KB minified).
 import * as z from 'zod';
-import { defineTool } from '../../shared/contract';
+import { defineTool } from '../tool-contract';
 
 export const lookupCustomerContract = defineTool({
   name: 'lookup_customer',

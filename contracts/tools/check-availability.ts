@@ -1,8 +1,8 @@
 // check_availability: what the LLM is told about finding open appointment slots, and the arguments it may pass.
 // Namespace import: lets esbuild drop the parts of zod we don't use (~85 KB instead of ~450 KB minified).
 import * as z from 'zod';
-import { defineTool } from '../../shared/contract';
-import { DAY_PATTERN } from '../../shared/dates';
+import { defineTool } from '../tool-contract';
+import { DAY_PATTERN } from '../patterns';
 
 const day = z.string().regex(DAY_PATTERN, { error: 'use "today", "tomorrow" or a date like 2026-11-25' });
 

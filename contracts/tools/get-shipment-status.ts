@@ -1,7 +1,7 @@
 // get_shipment_status: what the LLM is told about tracking the caller's shipments, and the arguments it may pass.
 // Namespace import: lets esbuild drop the parts of zod we don't use (~85 KB instead of ~450 KB minified).
 import * as z from 'zod';
-import { defineTool } from '../../shared/contract';
+import { defineTool } from '../tool-contract';
 
 export const getShipmentStatusContract = defineTool({
   name: 'get_shipment_status',
