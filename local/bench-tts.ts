@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createElevenLabsTts, type GenerationTrigger } from '../fargate/src/providers/elevenlabs-tts';
 import { AsyncQueue } from '../fargate/src/providers/async-queue';
-import { ClauseChunker } from '../fargate/src/text-chunker';
+import { ClauseChunker } from '../fargate/src/call/text-chunker';
 import { startElevenLabsEmulator, tokenize } from './emulators';
 import { loadScenario } from './scenarios/scenario';
 

@@ -8,7 +8,7 @@ import { pino, type Logger } from 'pino';
 import { pingRedis } from '../fargate/src/store/redis';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { logObserver } from '../fargate/src/observability/log-observer';
-import type { CallObserver, CallSummary, ReplyUsage, TurnMeasures } from '../fargate/src/reply';
+import type { CallObserver, CallSummary, ReplyUsage, TurnMeasures } from '../fargate/src/observability/observer';
 import { createCallHandler, type CallRuntime } from '../fargate/src/runtime';
 import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -2,23 +2,24 @@
 // the turn detector and to the parts in call/ (speaking, recording, ending), which own every decision and all state.
 import { novaSpeculates, systemPrompt, type AgentProfile } from './agents';
 import type { CallDeps } from './call/deps';
-import type { CachedAudio } from './audio-cache';
+import type { CachedAudio } from './call/audio-cache';
 import { Ending } from './call/ending';
 import { expectsHandover, resumeTwiml, saveHandover, takeHandover, type Handover, type HandoverReason } from './call/handover';
 import { CallInputs, type CallEvent } from './call/inputs';
 import { Recording } from './call/recording';
 import { startReply } from './call/replies';
 import { Speaking } from './call/speaking';
-import { Conversation } from './conversation';
-import { EscalationPolicy } from './escalation';
+import { Conversation } from './call/conversation';
+import { EscalationPolicy } from './call/escalation';
 import type { CallInstruments } from './observability/instruments';
 import { logObserver } from './observability/log-observer';
 import { combineObservers } from './observability/observers';
 import { forLlm } from './privacy/redaction';
 import { payOutcomeFromStream } from './telephony/pay';
 import type { ChatMessage, TurnChange } from './providers/types';
-import type { CallObserver, CallSummary, Reply, ReplyOutcome } from './reply';
-import type { AcceptedCall } from './server';
+import type { Reply, ReplyOutcome } from './call/reply';
+import type { CallObserver, CallSummary } from './observability/observer';
+import type { AcceptedCall } from './telephony/accepted-call';
 import { CallRecorder } from './store/call-recorder';
 import { DEFAULT_BARGE_IN, ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
 

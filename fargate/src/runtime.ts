@@ -1,7 +1,7 @@
 // The task's call runtime: stores, warm provider pools, the phrase cache and the tools client, built once at boot;
 // `handle` runs one call through runCall().
 import { loadAgents, novaSpeculates, type AgentProfile } from './agents';
-import { AudioCache } from './audio-cache';
+import { AudioCache } from './call/audio-cache';
 import { runCall, type CallDeps, type LiveCall } from './call';
 import type { Config } from './config';
 import type { CallInstruments } from './observability/instruments';
@@ -13,14 +13,13 @@ import { createGroqLlm } from './providers/groq-llm';
 import { createOpenAiCompatibleLlm } from './providers/openai-compatible-llm';
 import type { LlmTool } from './providers/types';
 import { WarmPools } from './providers/warm-pool';
-import type { CallObserver } from './reply';
-import type { AcceptedCall } from './server';
+import type { CallObserver } from './observability/observer';
+import type { AcceptedCall } from './telephony/accepted-call';
 import { openStores } from './store/call-recorder';
 import { contractFor, toolsFor } from './tools/catalog';
 import { createToolClient } from './tools/tool-client';
 import { ENDPOINTING_PROFILES } from './turn-detector';
 
-export type { CallObserver, CallSummary, ReplyUsage, TurnMeasures } from './reply';
 
 /** What main.ts and the local stack use. */
 export interface CallRuntime {

@@ -1,7 +1,7 @@
 // Conversation: mark bookkeeping, heard text after a clear, and the history cut back to what was heard.
 import { describe, expect, it } from 'vitest';
 import { evenAlignment, Playout } from '../../fargate/src/call/playout';
-import { Conversation } from '../../fargate/src/conversation';
+import { Conversation } from '../../fargate/src/call/conversation';
 
 function fakeTransport() {
   const sent: string[] = [];

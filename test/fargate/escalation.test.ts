@@ -1,6 +1,6 @@
 // Escalation policy: requests for a person, failed turns in a row, low confidence; TwiML and handoff summary.
 import { describe, expect, it } from 'vitest';
-import { asksForHuman, EscalationPolicy, parsePaymentArgs, paymentTwiml, summarizeForHandoff, transferTwiml } from '../../fargate/src/escalation';
+import { asksForHuman, EscalationPolicy, parsePaymentArgs, paymentTwiml, summarizeForHandoff, transferTwiml } from '../../fargate/src/call/escalation';
 import { verifyPayToken } from '../../fargate/src/telephony/pay';
 
 describe('asksForHuman', () => {

@@ -5,7 +5,7 @@ import { Playout } from '../../fargate/src/call/playout';
 import { createElevenLabsTts, type TtsConnection } from '../../fargate/src/providers/elevenlabs-tts';
 import { createGroqLlm } from '../../fargate/src/providers/groq-llm';
 import type { LanguageModel, ToolClient } from '../../fargate/src/providers/types';
-import { Reply, type ReplyDeps } from '../../fargate/src/reply';
+import { Reply, type ReplyDeps } from '../../fargate/src/call/reply';
 import { decodeToneText } from '../../local/audio/tone-text';
 import { startElevenLabsEmulator, startLlmEmulator, type ElevenLabsEmulator, type LlmEmulator } from '../../local/emulators';
 

@@ -1,6 +1,6 @@
 // Text chunker: clause cutting of streamed LLM text for TTS.
 import { describe, expect, it } from 'vitest';
-import { ClauseChunker, cutClauses } from '../../fargate/src/text-chunker';
+import { ClauseChunker, cutClauses } from '../../fargate/src/call/text-chunker';
 
 describe('cutClauses', () => {
   it.each([

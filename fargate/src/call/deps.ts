@@ -1,12 +1,12 @@
 // What one call needs from its task: providers, stores, caches and observability, built once per task by runtime.ts.
 import type { LatencyClass } from '../../../contracts/tool-contract';
 import type { AgentProfile, Agents } from '../agents';
-import type { AudioCache } from '../audio-cache';
+import type { AudioCache } from './audio-cache';
 import type { Config } from '../config';
 import type { CallInstruments } from '../observability/instruments';
 import type { LanguageModel, LlmTool, SpeechToText, TextToSpeech, ToolClient } from '../providers/types';
-import type { CallObserver } from '../reply';
-import type { AcceptedCall } from '../server';
+import type { CallObserver } from '../observability/observer';
+import type { AcceptedCall } from '../telephony/accepted-call';
 import type { Stores } from '../store/call-recorder';
 
 /** Everything one call needs from its task; built once by `createCallHandler` (runtime.ts), injectable for tests. */

@@ -1,9 +1,9 @@
 // How a call leaves the agent, as one sequence with one state: escalation to a person, <Pay>, provider failure,
 // migration to another task. Each says its cached line (heard and recorded like any utterance) first.
-import type { AudioCache, CachedAudio } from '../audio-cache';
+import type { AudioCache, CachedAudio } from './audio-cache';
 import type { AgentProfile } from '../agents';
 import type { Config } from '../config';
-import { paymentTwiml, summarizeForHandoff, transferTwiml, type EscalationReason } from '../escalation';
+import { paymentTwiml, summarizeForHandoff, transferTwiml, type EscalationReason } from './escalation';
 import type { Logger } from '../observability/logger';
 import type { TelephonyTransport } from '../providers/types';
 import type { HandoverReason } from './handover';

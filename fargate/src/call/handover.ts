@@ -2,7 +2,7 @@
 // or back to the agent after Twilio <Pay>. The state rides in Redis, written once and taken once.
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
-import type { TurnRecord } from '../conversation';
+import type { TurnRecord } from './conversation';
 import type { ChatMessage } from '../providers/types';
 import { streamTwiml } from '../telephony/twiml';
 

@@ -1,7 +1,7 @@
 // Everything that happens to a call, as one event queue: Twilio inbound (media to the STT, the rest to the loop),
 // STT events, keypad entries, timers and reply completions; plus the media timeline that maps STT times to wall time.
 import type { InboundEvent, Mulaw, SpeechToText, SttEvent } from '../providers/types';
-import { PushQueue, type Reply, type ReplyOutcome } from '../reply';
+import { PushQueue, type Reply, type ReplyOutcome } from './reply';
 
 export type CallEvent =
   | { kind: 'mark'; name: string }

@@ -1,7 +1,8 @@
 // What happened in one call, in one place: the LLM history as heard, transcript turns, the call record, and the
 // per-turn reports to observability. Fed by the call's parts (speaking, ending), never ad hoc.
-import { Conversation, type TurnRecord } from '../conversation';
-import type { CallObserver, CallSummary, Reply, ReplyOutcome, TurnMeasures } from '../reply';
+import { Conversation, type TurnRecord } from './conversation';
+import type { Reply, ReplyOutcome } from './reply';
+import type { CallObserver, CallSummary, TurnMeasures } from '../observability/observer';
 import type { CallRecorder } from '../store/call-recorder';
 import type { Handover } from './handover';
 import type { HeardUtterance } from './speaking';

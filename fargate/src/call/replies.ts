@@ -4,7 +4,7 @@ import type { CallInstruments } from '../observability/instruments';
 import type { Logger } from '../observability/logger';
 import { withSystemInstruction } from '../observability/router';
 import type { ChatMessage, TextToSpeech } from '../providers/types';
-import { Reply } from '../reply';
+import { Reply } from './reply';
 import type { CallDeps } from './deps';
 import type { Playout } from './playout';
 

@@ -1,8 +1,8 @@
 // What the caller hears: the live reply, a held (speculative) one, cached lines, barge-in pause/resume/cut, and the
 // one decision of what each utterance delivered, on every path (done, interrupted, failed, call ended).
-import type { CachedAudio } from '../audio-cache';
+import type { CachedAudio } from './audio-cache';
 import type { TelephonyTransport } from '../providers/types';
-import type { Reply, ReplyOutcome } from '../reply';
+import type { Reply, ReplyOutcome } from './reply';
 import { heardText } from './heard-text';
 import { Playout } from './playout';
 

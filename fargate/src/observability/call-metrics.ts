@@ -1,5 +1,5 @@
 // One call's CloudWatch metrics (EMF): per-turn latencies and interruptions, tool latency per tool, and the per-call figures with the cost breakdown.
-import type { CallObserver, CallSummary, TurnMeasures } from '../reply';
+import type { CallObserver, CallSummary, TurnMeasures } from './observer';
 import type { CostBreakdown } from './cost-meter';
 import { writeEmf, type EmfSink } from './emf';
 import type { MetricName } from './metric-names';

@@ -1,7 +1,7 @@
 // The per-call cost meter: prices (PRICES_JSON → PriceTable) × measured usage → a running and a final USD breakdown; pure.
 import { z } from 'zod';
 import { DEFAULT_PRICES, type PriceTable } from '../../../lib/config';
-import type { ReplyUsage } from '../reply';
+import type { ReplyUsage } from './observer';
 
 export { DEFAULT_PRICES, type PriceTable };
 

@@ -2,7 +2,7 @@
 import { Registry } from 'prom-client';
 import type { AgentProfile } from '../agents/types';
 import type { Config } from '../config';
-import type { CallObserver, CallSummary } from '../reply';
+import type { CallObserver, CallSummary } from './observer';
 import type { ChatMessage } from '../providers/types';
 import { createCallMetrics } from './call-metrics';
 import { CostMeter, loadPriceTable, type CallUsage, type CostBreakdown, type PriceTable, type TaskShare } from './cost-meter';

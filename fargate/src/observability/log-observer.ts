@@ -1,6 +1,6 @@
 // The default call observer: one pino line per turn with its latency waterfall, debug lines for tools and usage.
 import type { Logger } from './logger';
-import type { CallObserver } from '../reply';
+import type { CallObserver } from './observer';
 
 /** Default observer: one pino line per turn with the latency waterfall (ms after the caller's last word). */
 export function logObserver(log: Logger): CallObserver {

@@ -1,5 +1,5 @@
 // Observer plumbing: combineObservers (the call sees one observer) and the per-turn waterfall log observer.
-import type { CallObserver, CallSummary } from '../reply';
+import type { CallObserver, CallSummary } from './observer';
 import type { CostBreakdown } from './cost-meter';
 import { logger as rootLogger, type Logger } from './logger';
 import type { TierSplit } from './router';

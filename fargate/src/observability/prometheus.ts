@@ -1,6 +1,6 @@
 // Prometheus view of the same metrics (prom-client): latency/cost histograms, counters, the active-calls gauge, and GET /metrics.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CallObserver, CallSummary } from '../reply';
+import type { CallObserver, CallSummary } from './observer';
 import type { CostBreakdown } from './cost-meter';
 import { ALL_METRICS, type MetricName } from './metric-names';
 

@@ -1,5 +1,5 @@
 // The per-turn latency waterfall (speech end → STT final → LLM first token → first clause → TTS first byte → first audio out, in the order they happened): pure formatters.
-import type { TurnMeasures } from '../reply';
+import type { TurnMeasures } from './observer';
 
 /** The stages of a turn, in order, with the TurnMeasures stamp that ends each. */
 export const WATERFALL_STAGES = [

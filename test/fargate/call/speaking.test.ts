@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { evenAlignment } from '../../../fargate/src/call/playout';
 import { Speaking, type HeardUtterance } from '../../../fargate/src/call/speaking';
 import type { LanguageModel, TextToSpeech } from '../../../fargate/src/providers/types';
-import { Reply } from '../../../fargate/src/reply';
+import { Reply } from '../../../fargate/src/call/reply';
 
 const log = pino({ level: 'silent' });
 

@@ -1,6 +1,6 @@
 // Test fixture: one realistic booking call as the pipeline reports it (turn measures, tool calls, usage, summary).
 import { expect } from 'vitest';
-import type { CallSummary, ReplyUsage, TurnMeasures } from '../../../fargate/src/reply';
+import type { CallSummary, ReplyUsage, TurnMeasures } from '../../../fargate/src/observability/observer';
 
 export const T0 = Date.UTC(2026, 10, 24, 9, 0, 0);
 export const CALL_SID = 'CA0123456789abcdef0123456789abcdef';

@@ -7,7 +7,7 @@ import { createObservability } from '../../../fargate/src/observability/instrume
 import { combineObservers } from '../../../fargate/src/observability/observers';
 import { promName } from '../../../fargate/src/observability/prometheus';
 import { WRAP_UP_INSTRUCTION, type TurnPlan } from '../../../fargate/src/observability/router';
-import type { CallObserver } from '../../../fargate/src/reply';
+import type { CallObserver } from '../../../fargate/src/observability/observer';
 import { createMediaServer, type MediaServer } from '../../../fargate/src/server';
 import { testConfig } from '../fixtures/env';
 import { CALL_SID, parseLines, SUMMARY, T0, TURNS, USAGE } from './fixtures';

@@ -1,9 +1,9 @@
 // When and how a call leaves the agent: the escalation policy, the transfer/payment tools, their TwiML, and the summary for the human.
 import type { TurnRecord } from './conversation';
-import type { Config } from './config';
-import { payActionUrl } from './telephony/pay';
-import { dialTwiml, payTwiml } from './telephony/twiml';
-import { takePaymentContract, transferToHumanContract } from './tools/escalation-contracts';
+import type { Config } from '../config';
+import { payActionUrl } from '../telephony/pay';
+import { dialTwiml, payTwiml } from '../telephony/twiml';
+import { takePaymentContract, transferToHumanContract } from '../tools/escalation-contracts';
 
 /** Why a call went to a person. */
 export type EscalationReason = 'asked-for-human' | 'repeated-failures' | 'low-confidence' | 'tool-requested' | 'provider-failure';

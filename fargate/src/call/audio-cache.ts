@@ -1,8 +1,8 @@
 // Cached agent audio (greetings, fillers, handoff and apology lines): synthesized once per voice and phrase, shared by every call.
-import type { AgentProfile } from './agents/types';
-import type { Alignment, Mulaw, TextToSpeech } from './providers/types';
-import { evenAlignment } from './call/playout';
-import type { Logger } from './observability/logger';
+import type { AgentProfile } from '../agents/types';
+import type { Alignment, Mulaw, TextToSpeech } from '../providers/types';
+import { evenAlignment } from './playout';
+import type { Logger } from '../observability/logger';
 
 /** One synthesized phrase: its μ-law audio and which character plays when. */
 export interface CachedAudio {

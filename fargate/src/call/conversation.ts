@@ -1,6 +1,6 @@
 // The chat history the LLM sees, with each reply's words cut back to what the caller heard.
-import { takeNonSpace } from './call/heard-text';
-import type { ChatMessage } from './providers/types';
+import { takeNonSpace } from './heard-text';
+import type { ChatMessage } from '../providers/types';
 
 /** One history entry that carries words the agent spoke, so barge-in can cut it back to what was heard. */
 interface SpokenPart {
