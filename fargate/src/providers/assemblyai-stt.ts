@@ -2,6 +2,7 @@
 import { AssemblyAI, type StreamingTranscriber, type TurnEvent } from 'assemblyai';
 import type { Logger } from '../observability/logger';
 import { AsyncQueue } from './async-queue';
+import { rechunker } from './rechunk';
 import type { Mulaw, SpeechToText, SttEvent, SttWord } from './types';
 
 /*
@@ -101,24 +102,6 @@ export function mapTurn(msg: TurnEvent & { utterance?: string }, state: TurnStat
   return out;
 }
 
-/** Re-chunks 20 ms Twilio frames into CHUNK_BYTES messages. */
-function rechunk(): { add(f: Mulaw): Uint8Array[]; rest(): Uint8Array | undefined } {
-  let pending = Buffer.alloc(0);
-  return {
-    add(f) {
-      pending = Buffer.concat([pending, f]);
-      const out: Uint8Array[] = [];
-      while (pending.length >= CHUNK_BYTES) {
-        out.push(new Uint8Array(pending.subarray(0, CHUNK_BYTES)));
-        pending = pending.subarray(CHUNK_BYTES);
-      }
-      return out;
-    },
-    // The tail is sent only when it is ≥ 50 ms; a shorter one would be refused with 3007.
-    rest: () => (pending.length >= 400 ? new Uint8Array(pending) : undefined),
-  };
-}
-
 /** Streams one call's audio through a connected transcriber; ends on Terminate, fails on an unexpected close. */
 function run(t: StreamingTranscriber, audio: AsyncIterable<Mulaw>, signal: AbortSignal, q: AsyncQueue<SttEvent>, log: Logger): void {
   let terminating = false;
@@ -140,7 +123,8 @@ function run(t: StreamingTranscriber, audio: AsyncIterable<Mulaw>, signal: Abort
   };
   signal.addEventListener('abort', () => void finish(), { once: true });
   void (async () => {
-    const chunks = rechunk();
+    // The tail is sent only when it is ≥ 50 ms (400 bytes); a shorter one would be refused with 3007.
+    const chunks = rechunker(CHUNK_BYTES, 400);
     try {
       for await (const f of audio) {
         if (signal.aborted || terminating || q.settled) return;
