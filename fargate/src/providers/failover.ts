@@ -22,8 +22,8 @@ export interface ChainProvider<T> {
 
 /** An LLM provider also names its own model (a Groq model id means nothing to Fireworks). */
 export interface LlmChainProvider extends ChainProvider<LanguageModel> {
-  /** Replaces `LlmRequest.model` for this provider. @default the request's model */
-  model?: string;
+  /** This provider's model for the requested one (a string replaces every model). @default the request's model */
+  model?: string | ((requested: string) => string);
 }
 
 /** One move to the next provider (the lead maps it onto the `ProviderFailover` metric: Provider = from, Seam). */
@@ -239,6 +239,8 @@ export function failoverStt(chain: readonly ChainProvider<SpeechToText>[], onFai
   };
 }
 
+const modelFor = (p: LlmChainProvider, requested: string) => (typeof p.model === 'function' ? p.model(requested) : p.model ?? requested);
+
 /**
  * LanguageModel over an ordered chain: a reply that failed (or stalled) before its first text or tool call is asked
  * again of the next provider, with that provider's model. After text has been yielded an error is rethrown as is
@@ -255,7 +257,7 @@ export function failoverLlm(chain: readonly LlmChainProvider[], onFailover?: Fai
           const attempt = childController(signal);
           let spoke = false;
           try {
-            for await (const ev of withStall(p.impl.stream({ ...req, model: p.model ?? req.model }, attempt.signal), p.stallMs)) {
+            for await (const ev of withStall(p.impl.stream({ ...req, model: modelFor(p, req.model) }, attempt.signal), p.stallMs)) {
               if (!spoke && ev.kind !== 'done') (spoke = true), p.breaker.success();
               yield ev;
             }
