@@ -1,7 +1,7 @@
 // AssemblyAI Universal-Streaming v3 emulator: wss /v3/ws speaking Begin/SpeechStarted/Turn/Termination, transcribing by script per speech burst.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -68,19 +68,31 @@ const SESSION_SEC = 3 * 3600;
 
 let cert: { key: string; cert: string; path: string } | undefined;
 
-/** A self-signed certificate for 127.0.0.1/localhost, made once per process with the openssl CLI. */
+/**
+ * A self-signed certificate for 127.0.0.1/localhost made with the openssl CLI, kept in a fixed temp folder and
+ * reused for a day, so a process started later can trust it with NODE_EXTRA_CA_CERTS=emulatorCaPath().
+ */
 function selfSigned(): { key: string; cert: string; path: string } {
   if (cert) return cert;
-  const dir = mkdtempSync(join(tmpdir(), 'aai-emu-'));
+  const dir = join(tmpdir(), 'voice-agent-aws-emulator-tls');
   const [key, crt] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-  } catch (err) {
-    throw new Error(`the AssemblyAI emulator needs the openssl CLI to make its TLS certificate: ${(err as Error).message}`);
+  const fresh = existsSync(key) && existsSync(crt) && Date.now() - statSync(crt).mtimeMs < 86_400_000;
+  if (!fresh) {
+    mkdirSync(dir, { recursive: true });
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    } catch (err) {
+      throw new Error(`the AssemblyAI emulator needs the openssl CLI to make its TLS certificate: ${(err as Error).message}`);
+    }
   }
   cert = { key: readFileSync(key, 'utf8'), cert: readFileSync(crt, 'utf8'), path: crt };
   return cert;
+}
+
+/** The emulator certificate's PEM path (made if needed): the value for NODE_EXTRA_CA_CERTS. */
+export function emulatorCaPath(): string {
+  return selfSigned().path;
 }
 
 interface SessionParams {
