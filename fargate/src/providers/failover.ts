@@ -121,6 +121,24 @@ function reportFailure(seam: Seam, p: ChainProvider<unknown>, next: ChainProvide
   on?.({ seam, from: p.name, ...(next ? { to: next.name } : {}), reason: errorText(err) });
 }
 
+/**
+ * After an attempt of a streaming seam failed: false when the call itself ended (stop quietly); rethrows an error of
+ * the caller's own input stream (not the provider's fault); else records the failure and returns true (try the next).
+ */
+function attemptFailed(
+  seam: Seam,
+  p: ChainProvider<unknown>,
+  next: ChainProvider<unknown> | undefined,
+  err: unknown,
+  ctx: { signal: AbortSignal; upstream: { error?: unknown }; failures: { provider: string; error: unknown }[]; onFailover?: FailoverListener },
+): boolean {
+  if (ctx.signal.aborted) return false;
+  if (ctx.upstream.error !== undefined && err === ctx.upstream.error) throw err;
+  ctx.failures.push({ provider: p.name, error: err });
+  reportFailure(seam, p, next, err, ctx.onFailover);
+  return true;
+}
+
 const BYTES_PER_SEC = 8000;
 
 /** Inbound audio since the last final transcript, so the next STT provider hears what the failed one did not finalise. */
@@ -227,10 +245,7 @@ export function failoverStt(chain: readonly ChainProvider<SpeechToText>[], onFai
             return;
           } catch (err) {
             attempt.abort();
-            if (signal.aborted) return;
-            if (upstream.error !== undefined && err === upstream.error) throw err;
-            failures.push({ provider: p.name, error: err });
-            reportFailure('stt', p, tried[i + 1], err, onFailover);
+            if (!attemptFailed('stt', p, tried[i + 1], err, { signal, upstream, failures, onFailover })) return;
           }
         }
         throw new SeamFailedError('stt', failures);
@@ -360,10 +375,7 @@ export function failoverTts(chain: readonly ChainProvider<TextToSpeech>[], onFai
             return;
           } catch (err) {
             attempt.abort();
-            if (signal.aborted) return;
-            if (upstream.error !== undefined && err === upstream.error) throw err;
-            failures.push({ provider: p.name, error: err });
-            reportFailure('tts', p, tried[i + 1], err, onFailover);
+            if (!attemptFailed('tts', p, tried[i + 1], err, { signal, upstream, failures, onFailover })) return;
             from = resumeIndex(pieces, from, heardChars(heard, CHARS_PER_SEC));
           } finally {
             sinks.delete(input);
