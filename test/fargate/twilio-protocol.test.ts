@@ -1,6 +1,7 @@
 // Pins the Twilio Media Streams translator against the literal messages of Twilio's websocket-messages docs (protocols.md §1.2-1.3).
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clearMessage, markMessage, mediaMessage, parseTwilioMessage, toInboundEvent } from '../../fargate/src/telephony/twilio-protocol';
+import { clearMessage, markMessage, mediaMessage, parseTwilioMessage, TWILIO_SCHEMAS, toInboundEvent } from '../../fargate/src/telephony/twilio-protocol';
 
 // Verbatim from https://www.twilio.com/docs/voice/media-streams/websocket-messages (copied in protocols.md §1.2).
 const CONNECTED = `{
@@ -174,5 +175,31 @@ describe('server → Twilio messages', () => {
   it('builds mark and clear exactly as documented', () => {
     expect(JSON.parse(markMessage('MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX', 'my label'))).toEqual(OUT_MARK);
     expect(JSON.parse(clearMessage('MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX'))).toEqual(OUT_CLEAR);
+  });
+});
+
+describe('media frames on the fast path', () => {
+  it('parse exactly as the media schema does, for well-formed and malformed frames alike', () => {
+    const counter = fc.oneof(fc.nat(99999).map(String), fc.nat(99999), fc.constant('x1'), fc.constant(-1), fc.constant(1.5), fc.constant(undefined));
+    const frame = fc.record({
+      event: fc.constant('media'),
+      sequenceNumber: counter,
+      streamSid: fc.oneof(fc.constant('MZ1'), fc.constant(''), fc.constant(7)),
+      media: fc.oneof(
+        fc.record({ track: fc.oneof(fc.constant('inbound'), fc.constant(3), fc.constant(undefined)), chunk: counter, timestamp: counter, payload: fc.oneof(fc.base64String(), fc.constant('not base64!'), fc.constant(5)) }),
+        fc.constant(null),
+        fc.constant([]),
+      ),
+    });
+    fc.assert(
+      fc.property(frame, (raw) => {
+        const text = JSON.stringify(raw);
+        const got = parseTwilioMessage(text);
+        const want = TWILIO_SCHEMAS.media.safeParse(JSON.parse(text));
+        expect(got.kind).toBe(want.success ? 'message' : 'invalid-message');
+        if (want.success && got.kind === 'message') expect(got.message).toEqual(want.data);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
