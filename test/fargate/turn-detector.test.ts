@@ -130,8 +130,9 @@ describe('turn detector (Nova-3 speculation)', () => {
   });
 
   it('does not speculate while the agent is audible, but still holds the turn for the full window', () => {
+    // Two-step barge-in: real words over the agent interrupt at once (no SpeechStarted came first); the turn is still held.
     spec([
-      [final('where is it', true, 5.0), 1000, true, undefined],
+      [final('where is it', true, 5.0), 1000, true, { kind: 'user-started' }],
       [tick, 1200, true, undefined],
       [tick, 1250, false, { kind: 'user-finished', text: 'where is it', confidence: 0.9, lastWordEnd: 5 }],
     ]);
@@ -150,29 +151,46 @@ describe('turn detector (Nova-3 speculation)', () => {
   });
 });
 
+// Two-step barge-in (providers/types.ts TurnChange): these tables replace the single-step ones that fired
+// `user-started` after two words, 50 ms of one word, or 350 ms of voice alone; that fallback stopped the agent for a
+// lone "mm-hm" at Deepgram's ~1 s interim cadence (issue 10). Now the onset pauses, and words decide.
 describe('turn detector barge-in', () => {
-  it('fires user-started once when the agent is audible and the caller said two words', () => {
+  it('pauses at voice onset over the agent, then interrupts once on real words', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
       [interim('wait no'), 1050, true, { kind: 'user-started' }],
       [interim('wait no I'), 1100, true, undefined],
+      [{ kind: 'speech-started', at: 3.5 }, 1150, true, undefined],
     ]);
   });
 
-  it('fires user-started on one non-backchannel word once the caller has spoken minSpeechMs', () => {
+  it('interrupts on one non-backchannel word, however late the first interim comes (1 s cadence)', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
-      [interim('Actually,'), 1010, true, undefined],
-      [tick, 1040, true, undefined],
-      [tick, 1050, true, { kind: 'user-started' }],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [tick, 1350, true, undefined],
+      [tick, 1900, true, undefined],
+      [interim('Actually,'), 2000, true, { kind: 'user-started' }],
     ]);
   });
 
-  it('fires on voice activity alone when no transcript comes within maxWaitForTextMs', () => {
+  it('resumes (false-alarm) when no word comes within maxWaitForTextMs of the onset', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
-      [tick, 1200, true, undefined],
-      [tick, 1350, true, { kind: 'user-started' }],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [tick, 1350, true, undefined],
+      [tick, 2499, true, undefined],
+      [tick, 2500, true, { kind: 'false-alarm' }],
+      [tick, 2600, true, undefined],
+      // Words after the resume still interrupt, directly.
+      [interim('hold on'), 2700, true, { kind: 'user-started' }],
+    ]);
+  });
+
+  it('resumes at once when the utterance ends empty (a cough: SpeechStarted, then an empty speech_final)', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [interim(''), 1300, true, undefined],
+      [final('', true, 3.3), 1600, true, { kind: 'false-alarm' }],
+      [tick, 3000, true, undefined],
     ]);
   });
 
@@ -181,14 +199,42 @@ describe('turn detector barge-in', () => {
       [{ kind: 'speech-started', at: 3 }, 1000, false, undefined],
       [interim('hello there friend'), 1200, false, undefined],
       [tick, 1500, false, undefined],
+      [tick, 4000, false, undefined],
     ]);
   });
 
-  it('does not stop the agent for a backchannel, and drops the backchannel turn', () => {
+  it('pauses for a backchannel, resumes when it ends, and drops the backchannel turn', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
       [interim('mm-hm'), 1050, true, undefined],
       [tick, 1300, true, undefined],
+      [final('Mm-hm.', true), 1600, true, { kind: 'false-alarm' }],
+      [tick, 1700, true, undefined],
+      [{ kind: 'utterance-end', lastWordEnd: 1 }, 2600, true, undefined],
+    ]);
+  });
+
+  it.each(['okay', 'right', 'uh-huh', 'yeah', 'I see', 'got it'])('a backchannel %j never starts a reply, even if the agent went quiet meanwhile', (bc) => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [interim(bc), 1400, true, undefined],
+      // The reply finished while the caller said it: the loop now reports silence; it was still feedback.
+      [final(bc, true), 1700, false, { kind: 'false-alarm' }],
+      [tick, 1800, false, undefined],
+    ]);
+  });
+
+  it('waits on "I" (the start of "I see") instead of interrupting', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [interim('I'), 1200, true, undefined],
+      [interim('I see'), 1400, true, undefined],
+      [final('I see.', true), 1800, true, { kind: 'false-alarm' }],
+    ]);
+  });
+
+  it('a backchannel final without any SpeechStarted does not pause at all, and is dropped', () => {
+    run([
       [final('Mm-hm.', true), 1600, true, undefined],
       [tick, 1700, true, undefined],
     ]);
@@ -198,11 +244,47 @@ describe('turn detector barge-in', () => {
     run([[final('Okay.', true, 0.5), 100, false, { kind: 'user-finished', text: 'Okay.', confidence: 0.9, lastWordEnd: 0.5 }]]);
   });
 
-  it('barges in when the caller goes on after a backchannel word', () => {
+  it('interrupts when the caller goes on after a backchannel word', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
       [interim('okay'), 1050, true, undefined],
       [interim('okay but actually'), 1200, true, { kind: 'user-started' }],
+    ]);
+  });
+
+  it('a real utterance that ends before any interim: user-started, then user-finished from the next update', () => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.balanced });
+    expect(d.update({ kind: 'speech-started', at: 3 }, 1000, true)).toEqual({ kind: 'barge-in' });
+    expect(d.update(final('stop', true, 3.4), 1700, true)).toEqual({ kind: 'user-started' });
+    expect(d.drain()).toEqual({ kind: 'user-finished', text: 'stop', confidence: 0.9, lastWordEnd: 3.4 });
+    expect(d.drain()).toBeUndefined();
+  });
+
+  it('with minSpeechMs the pause waits for that much voice activity', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [tick, 1049, true, undefined],
+      [tick, 1050, true, { kind: 'barge-in' }],
+    ], { minSpeechMs: 50 });
+  });
+
+  it('Flux: StartOfTurn pauses, a backchannel EndOfTurn resumes and is dropped; real words interrupt', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [{ kind: 'transcript', text: 'mm-hm', words: [], confidence: 0.9, isFinal: false, speechFinal: false }, 1250, true, undefined],
+      [{ kind: 'end-of-turn', text: 'mm-hm', words: [w('mm-hm', 3, 3.4)], confidence: 0.9 }, 1900, true, { kind: 'false-alarm' }],
+      [{ kind: 'speech-started', at: 5 }, 3000, true, { kind: 'barge-in' }],
+      [{ kind: 'transcript', text: 'no wait', words: [], confidence: 0.9, isFinal: false, speechFinal: false }, 3250, true, { kind: 'user-started' }],
+      [{ kind: 'end-of-turn', text: 'no wait', words: [w('no', 5, 5.2), w('wait', 5.2, 5.5)], confidence: 0.9 }, 3900, false,
+        { kind: 'user-finished', text: 'no wait', confidence: 0.9, lastWordEnd: 5.5 }],
+    ]);
+  });
+
+  it('Flux: a backchannel EagerEndOfTurn over the agent resumes without waiting for EndOfTurn, and is never speculated', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [{ kind: 'eager-end-of-turn', text: 'okay', words: [w('okay', 3, 3.3)], confidence: 0.9 }, 1500, true, { kind: 'false-alarm' }],
+      [{ kind: 'end-of-turn', text: 'okay', words: [w('okay', 3, 3.3)], confidence: 0.9 }, 1700, true, undefined],
     ]);
   });
 });
