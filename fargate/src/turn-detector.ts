@@ -427,14 +427,16 @@ export class EndpointingTurnDetector implements TurnDetector {
       if (isBackchannel(text) || !text) return;
     }
     if (audible || !text) return;
-    const decision = this.decide(text, eotConfidenceOf(input));
+    // Words of an earlier Flux turn held by the adaptive policy (a hanging EndOfTurn) come first.
+    const full = [this.joined(), text].filter(Boolean).join(' ');
+    const decision = this.decide(full, eotConfidenceOf(input));
     if (decision?.releaseAtEager) {
       // Adaptive: a complete answer needs no EndOfTurn; that event (same Flux turn) is swallowed when it comes.
       this.fluxReleased = { text, resumed: false };
-      this.segments = [{ text, words: input.words, confidence: input.confidence }];
+      this.segments.push({ text, words: input.words, confidence: input.confidence });
       return this.finish(audible);
     }
-    this.emit(this.ledger.hold(text, input.confidence, lastEnd(input.words)));
+    this.emit(this.ledger.hold(full, input.confidence, lastEnd(input.words)));
   }
 
   private onEndOfTurn(input: Extract<SttEvent, { kind: 'end-of-turn' }>, now: number, audible: boolean): void {

@@ -38,8 +38,11 @@ export interface TurnEndDecision {
 export interface AdaptiveTuning {
   /** A complete answer to a closed question (yes/no, time/date, finished digits). */
   completeMs: number;
-  /** Free text with no cue either way. */
+  /** Free text with no cue either way, longer than `fragmentWords`: a whole sentence. */
   openMs: number;
+  /** Free text of at most `fragmentWords` words with no cue: often a preamble ("I'd like to book", "I need a haircut"). */
+  fragmentMs: number;
+  fragmentWords: number;
   /** A code or number being read whose length is unknown (no cue that it is finished). */
   openDigitsMs: number;
   /** Something is left hanging: trailing conjunction, filler, preposition, … */
@@ -57,8 +60,10 @@ export interface AdaptiveTuning {
  * so a hanging partial waits past the longest of them; a closed answer ends at the recogniser's eager window.
  */
 export const DEFAULT_ADAPTIVE: Readonly<AdaptiveTuning> = Object.freeze({
-  completeMs: 250,
-  openMs: 450,
+  completeMs: 350,
+  openMs: 350,
+  fragmentMs: 800,
+  fragmentWords: 6,
   openDigitsMs: 1000,
   incompleteMs: 1400,
   unfinishedDigitsMs: 1600,
@@ -74,6 +79,8 @@ const words = (text: string): string[] =>
     .filter(Boolean);
 
 const YES_NO_START = /^(do|does|did|is|are|was|were|can|could|would|will|shall|should|have|has|may|am)\b/;
+/** "Can I have your name?", "Could you tell me the date?": a request for something, not a yes/no question. */
+const REQUEST = /^(can|could|may|would) (i|you) (please )?(have|get|give|tell|spell|read|confirm your|take)\b/;
 const YES_NO_TAIL = /\b(is that (right|correct|ok|okay)|right|okay|ok|correct)\s*$/;
 const TIME_DATE = /\b(what time|which time|when|what day|which day|what date|which date|date|day|time works|morning or|afternoon or)\b/;
 const DIGITS = /\b(number|digits?|zip|postcode|post code|code|spell|tracking|account|pin|reference|phone)\b/;
@@ -81,7 +88,9 @@ const DIGITS = /\b(number|digits?|zip|postcode|post code|code|spell|tracking|acc
 /** The last question the agent asked (the last sentence with `?`, else its last sentence). */
 function lastQuestion(text: string): string {
   const sentences = text.split(/(?<=[.!?])\s+/).map((s) => s.trim()).filter(Boolean);
-  return ([...sentences].reverse().find((s) => s.endsWith('?')) ?? sentences.at(-1) ?? '').toLowerCase();
+  const q = ([...sentences].reverse().find((s) => s.endsWith('?')) ?? sentences.at(-1) ?? '').toLowerCase();
+  // Discourse openers ("Actually, shall I…", "Great, and what time…") do not change what is asked.
+  return q.replace(/^((actually|so|okay|ok|and|well|great|sure|then|alright|perfect|thanks),?\s+)+/, '');
 }
 
 /** What the agent asked for, from the argument it collects or else its last question. */
@@ -96,6 +105,7 @@ export function classifyAsk(ctx: AgentContext): AskedKind {
   if (!q) return 'free';
   if (DIGITS.test(q)) return 'digits';
   if (TIME_DATE.test(q)) return 'time-date';
+  if (REQUEST.test(q)) return 'free';
   if (YES_NO_START.test(q) || YES_NO_TAIL.test(q.replace(/\?$/, ''))) return 'yes-no';
   return 'free';
 }
@@ -105,7 +115,8 @@ const FILLERS = new Set(['um', 'uh', 'er', 'erm', 'uhm', 'umm', 'uhh', 'hmm', 'l
 const FILLER_PHRASES = ['you know', 'i mean', 'let me see', 'let me think', "let's see", 'let me check', 'kind of', 'sort of'];
 const PREPOSITIONS = new Set(['to', 'on', 'at', 'for', 'with', 'in', 'of', 'from', 'by', 'about', 'around', 'after', 'before', 'until', 'till', 'into', 'near', 'between', 'next']);
 const DETERMINERS = new Set(['a', 'an', 'the', 'my', 'your', 'our', 'his', 'her', 'their', 'this', 'these', 'those', 'some', 'any', 'another', 'every']);
-const HANGING = new Set(['i', "i'd", "i'm", "i'll", 'we', "we'd", "we're", 'is', 'are', 'was', 'were', 'be', 'am', 'would', 'will', 'can', 'could', 'should', 'have', 'has', 'want', 'need', "it's", 'its']);
+// Not "am": after a number it is the time ("ten AM").
+const HANGING = new Set(['i', "i'd", "i'm", "i'll", 'we', "we'd", "we're", 'is', 'are', 'was', 'were', 'be', 'would', 'will', 'can', 'could', 'should', 'have', 'has', 'want', 'need', "it's", 'its']);
 const CORRECTIONS = new Set(['no', 'sorry', 'actually', 'wait', 'rather']);
 
 /** A trailing cue that the caller is not done, or undefined. */
@@ -115,7 +126,7 @@ function trailingCue(t: string[]): string | undefined {
   const tail = t.slice(-3).join(' ');
   if (FILLER_PHRASES.some((p) => tail.endsWith(p))) return 'trailing-filler';
   if (CONJUNCTIONS.has(last)) return 'trailing-conjunction';
-  if (FILLERS.has(last)) return 'trailing-filler';
+  if (FILLERS.has(last) && !(last === 'well' && t.at(-2) === 'as')) return 'trailing-filler';
   if (PREPOSITIONS.has(last)) return 'trailing-preposition';
   if (DETERMINERS.has(last)) return 'trailing-article';
   if (HANGING.has(last)) return 'trailing-pronoun-or-auxiliary';
@@ -134,7 +145,10 @@ export function countDigits(t: string[]): number {
 }
 
 const TIME_DATE_WORD = /^(mon|tues|wednes|thurs|fri|satur|sun)day$|^(today|tomorrow|tonight|noon|midday|midnight|morning|afternoon|evening|am|pm|a\.m|p\.m|o'clock|week|weekend)$|^(january|february|march|april|may|june|july|august|september|october|november|december)$|^\d{1,2}(:\d\d)?$|^(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|tenth|twentieth|thirtieth)$|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirty|fifteen|forty-five)$/;
-const YES_NO_WORD = /^(yes|yeah|yep|yup|no|nope|nah|sure|correct|right|okay|ok|fine|absolutely|definitely|please|perfect)$/;
+const YES_NO_WORD = /^(yes|yeah|yep|yup|no|nope|nah|sure|correct|right|okay|ok|fine|absolutely|definitely|please|perfect|great)$/;
+const YES_NO_PHRASE = /^(that works|that's fine|that's right|that's correct|sounds good|works for me|go ahead|not really|of course)\b/;
+/** Digits a finished answer has, by what is collected: NANP phone numbers 10, US ZIP codes 5. */
+const KNOWN_LENGTHS: [RegExp, number][] = [[/phone|mobile|cell/, 10], [/zip|postcode|postal/, 5]];
 
 /** How complete `partial` is as an answer to `asked` (see {@link Completeness}), with the reason. */
 export function judgePartial(partial: string, asked: AskedKind, collecting = ''): { completeness: Completeness; reason: string } {
@@ -143,17 +157,20 @@ export function judgePartial(partial: string, asked: AskedKind, collecting = '')
   const cue = trailingCue(t);
   if (asked === 'digits') {
     const digits = countDigits(t);
-    const phone = /phone|mobile|cell/.test(collecting) || (!collecting && digits > 0 && digits <= 11 && !t.some((w) => /^[a-z]$/.test(w) && !DIGIT_WORDS[w]));
+    const length = KNOWN_LENGTHS.find(([re]) => re.test(collecting))?.[1];
     if (cue && !DIGIT_WORDS[t.at(-1)!]) return { completeness: 'incomplete', reason: `incomplete:${cue}` };
-    if (phone && digits >= 10) return { completeness: 'complete', reason: 'complete:digits' };
-    if (phone && digits > 0) return { completeness: 'incomplete', reason: 'incomplete:unfinished-digit-group' };
+    if (length !== undefined && digits >= length) return { completeness: 'complete', reason: 'complete:digits' };
+    if (length !== undefined && digits > 0) return { completeness: 'incomplete', reason: 'incomplete:unfinished-digit-group' };
     return { completeness: 'open', reason: 'open:code' };
   }
   if (cue) return { completeness: 'incomplete', reason: `incomplete:${cue}` };
-  if (asked === 'yes-no' && YES_NO_WORD.test(t[0]!) && t.length <= 4) return { completeness: 'complete', reason: 'complete:yes-no' };
+  if (asked === 'yes-no' && t.length <= 4 && (YES_NO_WORD.test(t[0]!) || YES_NO_PHRASE.test(t.join(' ')))) return { completeness: 'complete', reason: 'complete:yes-no' };
   if (asked === 'time-date' && t.some((w) => TIME_DATE_WORD.test(w))) return { completeness: 'complete', reason: 'complete:time-date' };
-  return { completeness: 'open', reason: 'open:free-text' };
+  return { completeness: 'open', reason: t.length <= FRAGMENT_WORDS_MARK ? 'open:fragment' : 'open:free-text' };
 }
+
+/** judgePartial's fragment mark; chooseTurnEnd re-counts against the tuning's `fragmentWords`. */
+const FRAGMENT_WORDS_MARK = DEFAULT_ADAPTIVE.fragmentWords;
 
 /** The policy's input for one turn-end judgement. */
 export interface TurnEndInput {
@@ -180,7 +197,9 @@ export function chooseTurnEnd(input: TurnEndInput, tuning: AdaptiveTuning = DEFA
       ? tuning.completeMs
       : completeness === 'incomplete'
         ? reason.endsWith('unfinished-digit-group') ? tuning.unfinishedDigitsMs : tuning.incompleteMs
-        : input.asked === 'digits' ? tuning.openDigitsMs : tuning.openMs;
+        : input.asked === 'digits'
+          ? tuning.openDigitsMs
+          : words(input.partial).length <= tuning.fragmentWords ? tuning.fragmentMs : tuning.openMs;
   return {
     waitMs,
     completeness,

@@ -1,7 +1,7 @@
 // Turn detector: tables of (input, now, agent audible) → expected change, for Nova-3, Flux and barge-in.
 import { describe, expect, it } from 'vitest';
 import type { SttEvent, Tick, TurnChange } from '../../fargate/src/providers/types';
-import { ENDPOINTING_PROFILES, EndpointingTurnDetector, isBackchannel } from '../../fargate/src/turn-detector';
+import { couldBeBackchannel, ENDPOINTING_PROFILES, EndpointingTurnDetector, isBackchannel, SpeculationLedger } from '../../fargate/src/turn-detector';
 
 type Step = [input: SttEvent | Tick, now: number, audible: boolean, expected: TurnChange | undefined | 'ignore'];
 
@@ -315,4 +315,110 @@ describe('isBackchannel', () => {
     ['mm-hm', true], ['Mm-hmm.', true], ['uh-huh', true], ['okay', true], ['yeah, right', true], ['I see', true], ['got it', true],
     ['yes', false], ['no', false], ['I', false], ['wait', false], ['okay book it', false], ['', false], ['yeah yeah yeah yeah', false],
   ])('%j → %s', (text, expected) => expect(isBackchannel(text)).toBe(expected));
+});
+
+describe('turn detector (adaptive)', () => {
+  const adaptive = (steps: Step[], lastUtterance: string, collecting?: string) => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.adaptive, speculate: true });
+    d.setAgentContext({ lastUtterance, collecting });
+    steps.forEach(([input, now, audible, expected], i) => {
+      const got = d.update(input, now, audible) ?? d.drain();
+      if (expected !== 'ignore') expect({ step: i, got }).toEqual({ step: i, got: expected });
+    });
+    return d;
+  };
+  const flux = (text: string, end: number) => ({ text, words: [w(text, end - 0.3, end)], confidence: 0.9 });
+
+  it('Nova: a complete yes/no answer ends 350 ms after the last word (100 ms after the 250 ms eager speech_final)', () => {
+    adaptive([
+      [final('Yes.', true, 1.0), 1450, false, { kind: 'speculate', text: 'Yes.', confidence: 0.9, lastWordEnd: 1 }],
+      [tick, 1500, false, undefined],
+      [tick, 1550, false, { kind: 'user-finished', text: 'Yes.', confidence: 0.9, lastWordEnd: 1 }],
+    ], 'Shall I book it for you?');
+  });
+
+  it('Nova: a trailing conjunction holds the turn past a 900 ms pause (even past UtteranceEnd), then ends with the whole sentence', () => {
+    adaptive([
+      [final("I'd like a haircut and", true, 1.5), 1950, false, { kind: 'speculate', text: "I'd like a haircut and", confidence: 0.9, lastWordEnd: 1.5 }],
+      [tick, 2400, false, undefined],
+      [{ kind: 'utterance-end', lastWordEnd: 1.5 }, 2700, false, undefined],
+      [{ kind: 'speech-started', at: 2.4 }, 2800, false, { kind: 'speculation-cancelled' }],
+      [final('a beard trim.', true, 3.2), 3650, false, { kind: 'speculate', text: "I'd like a haircut and a beard trim.", confidence: 0.9, lastWordEnd: 3.2 }],
+      [tick, 3700, false, undefined],
+      [tick, 3750, false, { kind: 'user-finished', text: "I'd like a haircut and a beard trim.", confidence: 0.9, lastWordEnd: 3.2 }],
+    ], 'What would you like to book?');
+  });
+
+  it('Nova: an unfinished phone number waits for the last group', () => {
+    adaptive([
+      [final('five five five', true, 1.2), 1650, false, 'ignore'],
+      [tick, 2900, false, undefined],
+      [{ kind: 'speech-started', at: 2.0 }, 2950, false, { kind: 'speculation-cancelled' }],
+      [final('two one two four four three nine', true, 4.0), 4450, false, 'ignore'],
+      [tick, 4550, false, { kind: 'user-finished', text: 'five five five two one two four four three nine', confidence: 0.9, lastWordEnd: 4 }],
+    ], "What's the best phone number to reach you?", 'phone');
+  });
+
+  it('Flux: a complete answer is released at EagerEndOfTurn; its EndOfTurn is swallowed', () => {
+    adaptive([
+      [{ kind: 'eager-end-of-turn', ...flux('Ten AM.', 1.0) }, 1400, false, { kind: 'user-finished', text: 'Ten AM.', confidence: 0.9, lastWordEnd: 1 }],
+      [{ kind: 'end-of-turn', ...flux('Ten AM.', 1.0) }, 1600, false, undefined],
+      [tick, 3000, false, undefined],
+    ], 'What time works for you?');
+  });
+
+  it('Flux: after an early release and TurnResumed, the next end of turn carries only the new words', () => {
+    adaptive([
+      [{ kind: 'eager-end-of-turn', ...flux('Tuesday.', 1.0) }, 1400, false, { kind: 'user-finished', text: 'Tuesday.', confidence: 0.9, lastWordEnd: 1 }],
+      [{ kind: 'turn-resumed' }, 1500, false, undefined],
+      [{ kind: 'end-of-turn', ...flux('Tuesday. No, Wednesday.', 2.2) }, 2900, false, { kind: 'user-finished', text: 'No, Wednesday.', confidence: 0.9, lastWordEnd: 2.2 }],
+    ], 'Which day would you like?');
+  });
+
+  it('Flux: open text waits for EndOfTurn; a hanging EndOfTurn is held and joins the next turn', () => {
+    adaptive([
+      [{ kind: 'eager-end-of-turn', ...flux('It was delivered but', 1.0) }, 1400, false, { kind: 'speculate', text: 'It was delivered but', confidence: 0.9, lastWordEnd: 1 }],
+      [{ kind: 'end-of-turn', ...flux('It was delivered but', 1.0) }, 1700, false, undefined],
+      [tick, 2400, false, undefined],
+      [{ kind: 'speech-started', at: 2.0 }, 2450, false, { kind: 'speculation-cancelled' }],
+      [{ kind: 'eager-end-of-turn', ...flux('the box was empty.', 3.0) }, 3400, false, { kind: 'speculate', text: 'It was delivered but the box was empty.', confidence: 0.9, lastWordEnd: 3 }],
+      [{ kind: 'end-of-turn', ...flux('the box was empty.', 3.0) }, 3700, false, { kind: 'user-finished', text: 'It was delivered but the box was empty.', confidence: 0.9, lastWordEnd: 3 }],
+    ], 'How can I help?');
+  });
+});
+
+describe('speculation ledger (waste)', () => {
+  it('counts each dropped held reply as ⌈chars/4⌉ + replyTokens, and stops speculating at the per-call cap', () => {
+    const l = new SpeculationLedger({ replyTokens: 30, maxWastedTokensPerCall: 70 });
+    expect(l.hold('book it', 0.9, 1)).toEqual({ kind: 'speculate', text: 'book it', confidence: 0.9, lastWordEnd: 1 });
+    expect(l.hold('book it', 0.9, 1)).toBeUndefined();
+    expect(l.drop()).toEqual({ kind: 'speculation-cancelled' });
+    expect(l.drop()).toBeUndefined();
+    expect(l.stats()).toEqual({ started: 1, dropped: 1, wastedTokens: 32, capped: false });
+    l.hold('ten', 0.9, 1);
+    l.release('ten');
+    expect(l.stats().wastedTokens).toBe(32);
+    l.hold('for', 0.9, 1);
+    l.release('for ten'); // the turn ended with other text: the loop drops it on that user-finished
+    expect(l.stats()).toEqual({ started: 3, dropped: 2, wastedTokens: 63, capped: false });
+    l.hold('a', 0.9, 1);
+    l.hold('a b', 0.9, 1); // replaces (drops) the older one
+    expect(l.stats()).toMatchObject({ dropped: 3, wastedTokens: 94, capped: true });
+    l.release('a b');
+    expect(l.hold('more', 0.9, 1)).toBeUndefined();
+  });
+
+  it('the detector reports the waste of a call', () => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.balanced, speculate: true });
+    d.update(final('book it', true, 1.0), 1450, false);
+    d.update({ kind: 'speech-started', at: 1.6 }, 1650, false);
+    expect(d.waste()).toEqual({ started: 1, dropped: 1, wastedTokens: 32, capped: false });
+  });
+});
+
+describe('couldBeBackchannel', () => {
+  it.each([
+    ['', true], ['I', true], ['got', true], ['okay', true], ['I see', true], ['yeah right', true],
+    ['I want', false], ['wait', false], ['okay but', false], ['no', false],
+  ])('%j → %s', (text, expected) => expect(couldBeBackchannel(text)).toBe(expected));
 });
