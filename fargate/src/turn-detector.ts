@@ -411,7 +411,8 @@ export class EndpointingTurnDetector implements TurnDetector {
    */
   private endSignal(now: number, audible: boolean, elapsedMs: number): void {
     const text = this.joined();
-    if (!text) return this.finish(audible);
+    // Nothing, or only "mm-hm" while paused over the agent: resolve now (false-alarm), no window to wait out.
+    if (!text || (this.bargeIn.state === 'paused' && isBackchannel(text))) return this.finish(audible);
     const decision = this.decide(text);
     const windowMs = decision?.waitMs ?? this.profile.endpointingMs;
     const rest = this.holding ? Math.max(0, windowMs - elapsedMs) : 0;

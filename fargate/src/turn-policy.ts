@@ -51,6 +51,8 @@ export interface AdaptiveTuning {
   unfinishedDigitsMs: number;
   /** Flux: extra hold after EndOfTurn when the words are incomplete. */
   fluxIncompleteHoldMs: number;
+  /** Flux: extra hold after EndOfTurn for a short fragment or a code of unknown length (no cue either way). */
+  fluxOpenHoldMs: number;
   /** Flux `end_of_turn_confidence` at or above which open text counts as complete. */
   fluxConfidentEot: number;
 }
@@ -68,6 +70,7 @@ export const DEFAULT_ADAPTIVE: Readonly<AdaptiveTuning> = Object.freeze({
   incompleteMs: 1400,
   unfinishedDigitsMs: 1600,
   fluxIncompleteHoldMs: 800,
+  fluxOpenHoldMs: 400,
   fluxConfidentEot: 0.85,
 });
 
@@ -192,6 +195,7 @@ export interface TurnEndInput {
 export function chooseTurnEnd(input: TurnEndInput, tuning: AdaptiveTuning = DEFAULT_ADAPTIVE): TurnEndDecision {
   const { completeness, reason } = judgePartial(input.partial, input.asked, (input.collecting ?? '').toLowerCase());
   const confident = completeness === 'open' && input.eotConfidence !== undefined && input.eotConfidence >= tuning.fluxConfidentEot;
+  const fragment = completeness === 'open' && !confident && (input.asked === 'digits' || words(input.partial).length <= tuning.fragmentWords);
   const waitMs =
     completeness === 'complete' || confident
       ? tuning.completeMs
@@ -199,13 +203,13 @@ export function chooseTurnEnd(input: TurnEndInput, tuning: AdaptiveTuning = DEFA
         ? reason.endsWith('unfinished-digit-group') ? tuning.unfinishedDigitsMs : tuning.incompleteMs
         : input.asked === 'digits'
           ? tuning.openDigitsMs
-          : words(input.partial).length <= tuning.fragmentWords ? tuning.fragmentMs : tuning.openMs;
+          : fragment ? tuning.fragmentMs : tuning.openMs;
   return {
     waitMs,
     completeness,
     asked: input.asked,
     releaseAtEager: completeness === 'complete' || confident,
-    holdAfterEotMs: completeness === 'incomplete' ? tuning.fluxIncompleteHoldMs : 0,
+    holdAfterEotMs: completeness === 'incomplete' ? tuning.fluxIncompleteHoldMs : fragment ? tuning.fluxOpenHoldMs : 0,
     reason: confident ? 'complete:flux-confident' : reason,
   };
 }

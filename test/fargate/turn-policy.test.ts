@@ -62,8 +62,8 @@ describe('chooseTurnEnd', () => {
     ['yes', 'yes-no', undefined, undefined, { waitMs: t.completeMs, releaseAtEager: true, holdAfterEotMs: 0 }],
     ['I want to change it to uh', 'free', undefined, undefined, { waitMs: t.incompleteMs, releaseAtEager: false, holdAfterEotMs: t.fluxIncompleteHoldMs }],
     ['five five five', 'digits', 'phone', undefined, { waitMs: t.unfinishedDigitsMs, releaseAtEager: false, holdAfterEotMs: t.fluxIncompleteHoldMs }],
-    ['V A one zero zero two', 'digits', 'trackingNumber', undefined, { waitMs: t.openDigitsMs, releaseAtEager: false, holdAfterEotMs: 0 }],
-    ["I'd like to book", 'free', undefined, undefined, { waitMs: t.fragmentMs, releaseAtEager: false, holdAfterEotMs: 0 }],
+    ['V A one zero zero two', 'digits', 'trackingNumber', undefined, { waitMs: t.openDigitsMs, releaseAtEager: false, holdAfterEotMs: t.fluxOpenHoldMs }],
+    ["I'd like to book", 'free', undefined, undefined, { waitMs: t.fragmentMs, releaseAtEager: false, holdAfterEotMs: t.fluxOpenHoldMs }],
     ['I would like to book a haircut on Friday please', 'free', undefined, undefined, { waitMs: t.openMs, releaseAtEager: false, holdAfterEotMs: 0 }],
     // Flux end-of-turn confidence: very sure open text counts as complete; it never overrides a hanging word.
     ['I would like to book a haircut on Friday please', 'free', undefined, 0.9, { waitMs: t.completeMs, releaseAtEager: true, holdAfterEotMs: 0 }],
