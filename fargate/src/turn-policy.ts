@@ -150,26 +150,29 @@ export function countDigits(t: string[]): number {
 const TIME_DATE_WORD = /^(mon|tues|wednes|thurs|fri|satur|sun)day$|^(today|tomorrow|tonight|noon|midday|midnight|morning|afternoon|evening|am|pm|a\.m|p\.m|o'clock|week|weekend)$|^(january|february|march|april|may|june|july|august|september|october|november|december)$|^\d{1,2}(:\d\d)?$|^(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|tenth|twentieth|thirtieth)$|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirty|fifteen|forty-five)$/;
 const YES_NO_WORD = /^(yes|yeah|yep|yup|no|nope|nah|sure|correct|right|okay|ok|fine|absolutely|definitely|please|perfect|great)$/;
 const YES_NO_PHRASE = /^(that works|that's fine|that's right|that's correct|sounds good|works for me|go ahead|not really|of course)\b/;
+const ANNOUNCED_NUMBER = /\b(number|code|zip|postcode)( is|'s)\b/;
 /** Digits a finished answer has, by what is collected: NANP phone numbers 10, US ZIP codes 5. */
 const KNOWN_LENGTHS: [RegExp, number][] = [[/phone|mobile|cell/, 10], [/zip|postcode|postal/, 5]];
 
-/** How complete `partial` is as an answer to `asked` (see {@link Completeness}), with the reason. */
-export function judgePartial(partial: string, asked: AskedKind, collecting = ''): { completeness: Completeness; reason: string } {
+/** How complete `partial` is as an answer to `askedKind` (see {@link Completeness}), with the reason and the ask it was judged as. */
+export function judgePartial(partial: string, askedKind: AskedKind, collecting = ''): { completeness: Completeness; reason: string; asked: AskedKind } {
   const t = words(partial);
-  if (!t.length) return { completeness: 'open', reason: 'open:empty' };
+  if (!t.length) return { completeness: 'open', reason: 'open:empty', asked: askedKind };
+  // "My tracking number is V A 1…": the caller announces a number, whatever the agent asked.
+  const asked = askedKind !== 'digits' && ANNOUNCED_NUMBER.test(t.join(' ')) ? 'digits' : askedKind;
   const cue = trailingCue(t);
   if (asked === 'digits') {
     const digits = countDigits(t);
     const length = KNOWN_LENGTHS.find(([re]) => re.test(collecting))?.[1];
-    if (cue && !DIGIT_WORDS[t.at(-1)!]) return { completeness: 'incomplete', reason: `incomplete:${cue}` };
-    if (length !== undefined && digits >= length) return { completeness: 'complete', reason: 'complete:digits' };
-    if (length !== undefined && digits > 0) return { completeness: 'incomplete', reason: 'incomplete:unfinished-digit-group' };
-    return { completeness: 'open', reason: 'open:code' };
+    if (cue && !DIGIT_WORDS[t.at(-1)!]) return { completeness: 'incomplete', reason: `incomplete:${cue}`, asked };
+    if (length !== undefined && digits >= length) return { completeness: 'complete', reason: 'complete:digits', asked };
+    if (length !== undefined && digits > 0) return { completeness: 'incomplete', reason: 'incomplete:unfinished-digit-group', asked };
+    return { completeness: 'open', reason: 'open:code', asked };
   }
-  if (cue) return { completeness: 'incomplete', reason: `incomplete:${cue}` };
-  if (asked === 'yes-no' && t.length <= 4 && (YES_NO_WORD.test(t[0]!) || YES_NO_PHRASE.test(t.join(' ')))) return { completeness: 'complete', reason: 'complete:yes-no' };
-  if (asked === 'time-date' && t.some((w) => TIME_DATE_WORD.test(w))) return { completeness: 'complete', reason: 'complete:time-date' };
-  return { completeness: 'open', reason: t.length <= FRAGMENT_WORDS_MARK ? 'open:fragment' : 'open:free-text' };
+  if (cue) return { completeness: 'incomplete', reason: `incomplete:${cue}`, asked };
+  if (asked === 'yes-no' && t.length <= 4 && (YES_NO_WORD.test(t[0]!) || YES_NO_PHRASE.test(t.join(' ')))) return { completeness: 'complete', reason: 'complete:yes-no', asked };
+  if (asked === 'time-date' && t.some((w) => TIME_DATE_WORD.test(w))) return { completeness: 'complete', reason: 'complete:time-date', asked };
+  return { completeness: 'open', reason: t.length <= FRAGMENT_WORDS_MARK ? 'open:fragment' : 'open:free-text', asked };
 }
 
 /** judgePartial's fragment mark; chooseTurnEnd re-counts against the tuning's `fragmentWords`. */
@@ -193,21 +196,21 @@ export interface TurnEndInput {
  * EndOfTurn in case the caller goes on.
  */
 export function chooseTurnEnd(input: TurnEndInput, tuning: AdaptiveTuning = DEFAULT_ADAPTIVE): TurnEndDecision {
-  const { completeness, reason } = judgePartial(input.partial, input.asked, (input.collecting ?? '').toLowerCase());
+  const { completeness, reason, asked } = judgePartial(input.partial, input.asked, (input.collecting ?? '').toLowerCase());
   const confident = completeness === 'open' && input.eotConfidence !== undefined && input.eotConfidence >= tuning.fluxConfidentEot;
-  const fragment = completeness === 'open' && !confident && (input.asked === 'digits' || words(input.partial).length <= tuning.fragmentWords);
+  const fragment = completeness === 'open' && !confident && (asked === 'digits' || words(input.partial).length <= tuning.fragmentWords);
   const waitMs =
     completeness === 'complete' || confident
       ? tuning.completeMs
       : completeness === 'incomplete'
         ? reason.endsWith('unfinished-digit-group') ? tuning.unfinishedDigitsMs : tuning.incompleteMs
-        : input.asked === 'digits'
+        : asked === 'digits'
           ? tuning.openDigitsMs
           : fragment ? tuning.fragmentMs : tuning.openMs;
   return {
     waitMs,
     completeness,
-    asked: input.asked,
+    asked,
     releaseAtEager: completeness === 'complete' || confident,
     holdAfterEotMs: completeness === 'incomplete' ? tuning.fluxIncompleteHoldMs : fragment ? tuning.fluxOpenHoldMs : 0,
     reason: confident ? 'complete:flux-confident' : reason,

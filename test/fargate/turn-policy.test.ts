@@ -49,6 +49,9 @@ describe('judgePartial', () => {
     ['nine four one oh seven', 'digits', 'zip', 'complete:digits'],
     ['V A one', 'digits', 'trackingnumber', 'open:code'],
     ['my number is', 'digits', 'phone', 'incomplete:trailing-pronoun-or-auxiliary'],
+    // The caller announces a number: read as digits whatever was asked.
+    ['My tracking number is V A 1', 'free', '', 'open:code'],
+    ['My phone number is five five five', 'free', 'phone', 'incomplete:unfinished-digit-group'],
   ])('%j asked %s (collecting %j) → %s', (partial, asked, collecting, reason) => expect(judgePartial(partial, asked, collecting).reason).toBe(reason));
 
   it('counts spoken and written digits, doubles included', () => {
@@ -63,6 +66,8 @@ describe('chooseTurnEnd', () => {
     ['I want to change it to uh', 'free', undefined, undefined, { waitMs: t.incompleteMs, releaseAtEager: false, holdAfterEotMs: t.fluxIncompleteHoldMs }],
     ['five five five', 'digits', 'phone', undefined, { waitMs: t.unfinishedDigitsMs, releaseAtEager: false, holdAfterEotMs: t.fluxIncompleteHoldMs }],
     ['V A one zero zero two', 'digits', 'trackingNumber', undefined, { waitMs: t.openDigitsMs, releaseAtEager: false, holdAfterEotMs: t.fluxOpenHoldMs }],
+    // Announced number: judged (and timed) as digits although the agent's ask was free text.
+    ['My tracking number is V A 1', 'free', undefined, undefined, { waitMs: t.openDigitsMs, releaseAtEager: false, holdAfterEotMs: t.fluxOpenHoldMs }],
     ["I'd like to book", 'free', undefined, undefined, { waitMs: t.fragmentMs, releaseAtEager: false, holdAfterEotMs: t.fluxOpenHoldMs }],
     ['I would like to book a haircut on Friday please', 'free', undefined, undefined, { waitMs: t.openMs, releaseAtEager: false, holdAfterEotMs: 0 }],
     // Flux end-of-turn confidence: very sure open text counts as complete; it never overrides a hanging word.
