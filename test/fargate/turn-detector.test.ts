@@ -349,6 +349,14 @@ describe('turn detector (adaptive)', () => {
     ], 'What would you like to book?');
   });
 
+  it('Nova: "mm-hm" while paused over the agent resumes at the eager speech_final, without waiting out a window', () => {
+    adaptive([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [final('Mm-hm.', true, 3.5), 1950, true, { kind: 'false-alarm' }],
+      [tick, 3000, true, undefined],
+    ], 'We are open from nine to six.');
+  });
+
   it('Nova: an unfinished phone number waits for the last group', () => {
     adaptive([
       [final('five five five', true, 1.2), 1650, false, 'ignore'],
