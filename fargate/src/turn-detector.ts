@@ -330,7 +330,8 @@ export class EndpointingTurnDetector implements TurnDetector {
     this.ledger = new SpeculationLedger({ ...DEFAULT_SPECULATION, ...opts.speculation });
     if (opts.endpointing.adaptive) this.tuning = opts.adaptive;
     this.holding = opts.speculate === true || opts.endpointing.adaptive === true;
-    this.speculates = opts.speculate === true || opts.endpointing.adaptive === true;
+    // An agent that does not speculate still gets adaptive holds; it just never starts a held reply.
+    this.speculates = opts.speculate === true;
   }
 
   /** What the agent just said or is collecting (adaptive profiles read it to judge the caller's answers). */

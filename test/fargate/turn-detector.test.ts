@@ -357,6 +357,15 @@ describe('turn detector (adaptive)', () => {
     ], 'We are open from nine to six.');
   });
 
+  it('Nova without speculation: the same adaptive hold, but no held reply is started', () => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.adaptive });
+    d.setAgentContext({ lastUtterance: 'What would you like to book?' });
+    expect(d.update(final("I'd like a haircut and", true, 1.5), 1950, false)).toBeUndefined();
+    expect(d.update(tick, 3000, false)).toBeUndefined();
+    expect(d.update(tick, 3100, false)).toEqual({ kind: 'user-finished', text: "I'd like a haircut and", confidence: 0.9, lastWordEnd: 1.5 });
+    expect(d.waste()).toEqual({ started: 0, dropped: 0, wastedTokens: 0, capped: false });
+  });
+
   it('Nova: an unfinished phone number waits for the last group', () => {
     adaptive([
       [final('five five five', true, 1.2), 1650, false, 'ignore'],
