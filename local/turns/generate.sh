@@ -5,7 +5,8 @@
 # leading and trailing silence trimmed, internal silence cut to ≤ 120 ms, so the STT emulator (bursts end after
 # ≥ 250 ms of silence) hears each say part as ONE burst. Pauses are not stored: the eval plays them as line silence,
 # which keeps the corpus small. Noise: a cough (shaped brown noise) and line noise (band-limited white noise), made
-# with sox in repeatable mode (-R). Needs espeak-ng, sox, node. Usage: local/turns/generate.sh
+# with sox. Every sox run is in repeatable mode (-R: its dither and noise are seeded), so the files are byte-identical
+# on every run. Needs espeak-ng, sox, node. Usage: local/turns/generate.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/audio"
@@ -26,7 +27,7 @@ while IFS=$'\t' read -r id kind what; do
   if [ "$kind" = say ]; then
     # Same voice, rate and level as the scenario audio (generate-audio.sh explains the silence thresholds).
     espeak-ng -v en-us -s 165 -a 180 -w "$tmp/$id.wav" -- "$what"
-    sox "$tmp/$id.wav" -r 8000 -c 1 -e u-law -b 8 -t raw "$out/$id.ulaw" \
+    sox -R "$tmp/$id.wav" -r 8000 -c 1 -e u-law -b 8 -t raw "$out/$id.ulaw" \
       gain -n -3 silence -l 1 0.02 5% -1 0.12 5% reverse silence 1 0.02 5% reverse
   elif [ "$what" = cough ]; then
     # ~300 ms: a sharp onset and a decaying tail, low-passed like a cough heard through a phone.
