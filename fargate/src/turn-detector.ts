@@ -434,7 +434,8 @@ export class EndpointingTurnDetector implements TurnDetector {
     const decision = this.decide(full, eotConfidenceOf(input));
     if (decision?.releaseAtEager) {
       // Adaptive: a complete answer needs no EndOfTurn; that event (same Flux turn) is swallowed when it comes.
-      this.fluxReleased = { text, resumed: false };
+      // The whole Flux transcript so far, so a later event of the same turn is stripped of everything already answered.
+      this.fluxReleased = { text: input.text.trim(), resumed: false };
       this.segments.push({ text, words: input.words, confidence: input.confidence });
       return this.finish(audible);
     }

@@ -392,6 +392,16 @@ describe('turn detector (adaptive)', () => {
     ], 'Which day would you like?');
   });
 
+  it('Flux: a second early release in the same turn is stripped of everything answered before', () => {
+    adaptive([
+      [{ kind: 'eager-end-of-turn', ...flux('Tuesday.', 1.0) }, 1400, false, 'ignore'],
+      [{ kind: 'turn-resumed' }, 1500, false, undefined],
+      [{ kind: 'eager-end-of-turn', ...flux('Tuesday. Ten AM.', 2.0) }, 2400, false, { kind: 'user-finished', text: 'Ten AM.', confidence: 0.9, lastWordEnd: 2 }],
+      [{ kind: 'turn-resumed' }, 2500, false, undefined],
+      [{ kind: 'end-of-turn', ...flux('Tuesday. Ten AM. Or eleven.', 3.0) }, 3500, false, { kind: 'user-finished', text: 'Or eleven.', confidence: 0.9, lastWordEnd: 3 }],
+    ], 'Which day and time would you like?');
+  });
+
   it('Flux: open text waits for EndOfTurn; a hanging EndOfTurn is held and joins the next turn', () => {
     adaptive([
       [{ kind: 'eager-end-of-turn', ...flux('It was delivered but', 1.0) }, 1400, false, { kind: 'speculate', text: 'It was delivered but', confidence: 0.9, lastWordEnd: 1 }],
