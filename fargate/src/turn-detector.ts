@@ -50,8 +50,9 @@ export interface BargeInOptions {
   minSpeechMs: number;
   /**
    * A pause with no recognised word after this long resolves as noise (`false-alarm`). Above Deepgram's interim
-   * cadence ("interim results … roughly every second", developers.deepgram.com/docs/interim-results), so a real
-   * interruption's first words arrive first at 1 s cadence too. @default 1500
+   * cadence (its "Using Interim Results" example, developers.deepgram.com/docs/using-interim-results, shows one
+   * interim per second of audio: 0–1.1 s, 0–2.1 s, 0–3.1 s, …), so a real interruption's first words arrive first at
+   * that cadence too. @default 1500
    */
   maxWaitForTextMs: number;
 }
