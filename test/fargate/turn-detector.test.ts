@@ -1,7 +1,7 @@
 // Turn detector: tables of (input, now, agent audible) → expected change, for Nova-3, Flux and barge-in.
 import { describe, expect, it } from 'vitest';
 import type { SttEvent, Tick, TurnChange } from '../../fargate/src/providers/types';
-import { ENDPOINTING_PROFILES, EndpointingTurnDetector, isBackchannel } from '../../fargate/src/turn-detector';
+import { couldBeBackchannel, ENDPOINTING_PROFILES, EndpointingTurnDetector, isBackchannel, SpeculationLedger } from '../../fargate/src/turn-detector';
 
 type Step = [input: SttEvent | Tick, now: number, audible: boolean, expected: TurnChange | undefined | 'ignore'];
 
@@ -130,8 +130,9 @@ describe('turn detector (Nova-3 speculation)', () => {
   });
 
   it('does not speculate while the agent is audible, but still holds the turn for the full window', () => {
+    // Two-step barge-in: real words over the agent interrupt at once (no SpeechStarted came first); the turn is still held.
     spec([
-      [final('where is it', true, 5.0), 1000, true, undefined],
+      [final('where is it', true, 5.0), 1000, true, { kind: 'user-started' }],
       [tick, 1200, true, undefined],
       [tick, 1250, false, { kind: 'user-finished', text: 'where is it', confidence: 0.9, lastWordEnd: 5 }],
     ]);
@@ -150,29 +151,46 @@ describe('turn detector (Nova-3 speculation)', () => {
   });
 });
 
+// Two-step barge-in (providers/types.ts TurnChange): these tables replace the single-step ones that fired
+// `user-started` after two words, 50 ms of one word, or 350 ms of voice alone; that fallback stopped the agent for a
+// lone "mm-hm" at Deepgram's ~1 s interim cadence (issue 10). Now the onset pauses, and words decide.
 describe('turn detector barge-in', () => {
-  it('fires user-started once when the agent is audible and the caller said two words', () => {
+  it('pauses at voice onset over the agent, then interrupts once on real words', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
       [interim('wait no'), 1050, true, { kind: 'user-started' }],
       [interim('wait no I'), 1100, true, undefined],
+      [{ kind: 'speech-started', at: 3.5 }, 1150, true, undefined],
     ]);
   });
 
-  it('fires user-started on one non-backchannel word once the caller has spoken minSpeechMs', () => {
+  it('interrupts on one non-backchannel word, however late the first interim comes (1 s cadence)', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
-      [interim('Actually,'), 1010, true, undefined],
-      [tick, 1040, true, undefined],
-      [tick, 1050, true, { kind: 'user-started' }],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [tick, 1350, true, undefined],
+      [tick, 1900, true, undefined],
+      [interim('Actually,'), 2000, true, { kind: 'user-started' }],
     ]);
   });
 
-  it('fires on voice activity alone when no transcript comes within maxWaitForTextMs', () => {
+  it('resumes (false-alarm) when no word comes within maxWaitForTextMs of the onset', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
-      [tick, 1200, true, undefined],
-      [tick, 1350, true, { kind: 'user-started' }],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [tick, 1350, true, undefined],
+      [tick, 2499, true, undefined],
+      [tick, 2500, true, { kind: 'false-alarm' }],
+      [tick, 2600, true, undefined],
+      // Words after the resume still interrupt, directly.
+      [interim('hold on'), 2700, true, { kind: 'user-started' }],
+    ]);
+  });
+
+  it('resumes at once when the utterance ends empty (a cough: SpeechStarted, then an empty speech_final)', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [interim(''), 1300, true, undefined],
+      [final('', true, 3.3), 1600, true, { kind: 'false-alarm' }],
+      [tick, 3000, true, undefined],
     ]);
   });
 
@@ -181,14 +199,42 @@ describe('turn detector barge-in', () => {
       [{ kind: 'speech-started', at: 3 }, 1000, false, undefined],
       [interim('hello there friend'), 1200, false, undefined],
       [tick, 1500, false, undefined],
+      [tick, 4000, false, undefined],
     ]);
   });
 
-  it('does not stop the agent for a backchannel, and drops the backchannel turn', () => {
+  it('pauses for a backchannel, resumes when it ends, and drops the backchannel turn', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
       [interim('mm-hm'), 1050, true, undefined],
       [tick, 1300, true, undefined],
+      [final('Mm-hm.', true), 1600, true, { kind: 'false-alarm' }],
+      [tick, 1700, true, undefined],
+      [{ kind: 'utterance-end', lastWordEnd: 1 }, 2600, true, undefined],
+    ]);
+  });
+
+  it.each(['okay', 'right', 'uh-huh', 'yeah', 'I see', 'got it'])('a backchannel %j never starts a reply, even if the agent went quiet meanwhile', (bc) => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [interim(bc), 1400, true, undefined],
+      // The reply finished while the caller said it: the loop now reports silence; it was still feedback.
+      [final(bc, true), 1700, false, { kind: 'false-alarm' }],
+      [tick, 1800, false, undefined],
+    ]);
+  });
+
+  it('waits on "I" (the start of "I see") instead of interrupting', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [interim('I'), 1200, true, undefined],
+      [interim('I see'), 1400, true, undefined],
+      [final('I see.', true), 1800, true, { kind: 'false-alarm' }],
+    ]);
+  });
+
+  it('a backchannel final without any SpeechStarted does not pause at all, and is dropped', () => {
+    run([
       [final('Mm-hm.', true), 1600, true, undefined],
       [tick, 1700, true, undefined],
     ]);
@@ -198,11 +244,47 @@ describe('turn detector barge-in', () => {
     run([[final('Okay.', true, 0.5), 100, false, { kind: 'user-finished', text: 'Okay.', confidence: 0.9, lastWordEnd: 0.5 }]]);
   });
 
-  it('barges in when the caller goes on after a backchannel word', () => {
+  it('interrupts when the caller goes on after a backchannel word', () => {
     run([
-      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
       [interim('okay'), 1050, true, undefined],
       [interim('okay but actually'), 1200, true, { kind: 'user-started' }],
+    ]);
+  });
+
+  it('a real utterance that ends before any interim: user-started, then user-finished from the next update', () => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.balanced });
+    expect(d.update({ kind: 'speech-started', at: 3 }, 1000, true)).toEqual({ kind: 'barge-in' });
+    expect(d.update(final('stop', true, 3.4), 1700, true)).toEqual({ kind: 'user-started' });
+    expect(d.drain()).toEqual({ kind: 'user-finished', text: 'stop', confidence: 0.9, lastWordEnd: 3.4 });
+    expect(d.drain()).toBeUndefined();
+  });
+
+  it('with minSpeechMs the pause waits for that much voice activity', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, undefined],
+      [tick, 1049, true, undefined],
+      [tick, 1050, true, { kind: 'barge-in' }],
+    ], { minSpeechMs: 50 });
+  });
+
+  it('Flux: StartOfTurn pauses, a backchannel EndOfTurn resumes and is dropped; real words interrupt', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [{ kind: 'transcript', text: 'mm-hm', words: [], confidence: 0.9, isFinal: false, speechFinal: false }, 1250, true, undefined],
+      [{ kind: 'end-of-turn', text: 'mm-hm', words: [w('mm-hm', 3, 3.4)], confidence: 0.9 }, 1900, true, { kind: 'false-alarm' }],
+      [{ kind: 'speech-started', at: 5 }, 3000, true, { kind: 'barge-in' }],
+      [{ kind: 'transcript', text: 'no wait', words: [], confidence: 0.9, isFinal: false, speechFinal: false }, 3250, true, { kind: 'user-started' }],
+      [{ kind: 'end-of-turn', text: 'no wait', words: [w('no', 5, 5.2), w('wait', 5.2, 5.5)], confidence: 0.9 }, 3900, false,
+        { kind: 'user-finished', text: 'no wait', confidence: 0.9, lastWordEnd: 5.5 }],
+    ]);
+  });
+
+  it('Flux: a backchannel EagerEndOfTurn over the agent resumes without waiting for EndOfTurn, and is never speculated', () => {
+    run([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [{ kind: 'eager-end-of-turn', text: 'okay', words: [w('okay', 3, 3.3)], confidence: 0.9 }, 1500, true, { kind: 'false-alarm' }],
+      [{ kind: 'end-of-turn', text: 'okay', words: [w('okay', 3, 3.3)], confidence: 0.9 }, 1700, true, undefined],
     ]);
   });
 });
@@ -233,4 +315,137 @@ describe('isBackchannel', () => {
     ['mm-hm', true], ['Mm-hmm.', true], ['uh-huh', true], ['okay', true], ['yeah, right', true], ['I see', true], ['got it', true],
     ['yes', false], ['no', false], ['I', false], ['wait', false], ['okay book it', false], ['', false], ['yeah yeah yeah yeah', false],
   ])('%j → %s', (text, expected) => expect(isBackchannel(text)).toBe(expected));
+});
+
+describe('turn detector (adaptive)', () => {
+  const adaptive = (steps: Step[], lastUtterance: string, collecting?: string) => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.adaptive, speculate: true });
+    d.setAgentContext({ lastUtterance, collecting });
+    steps.forEach(([input, now, audible, expected], i) => {
+      const got = d.update(input, now, audible) ?? d.drain();
+      if (expected !== 'ignore') expect({ step: i, got }).toEqual({ step: i, got: expected });
+    });
+    return d;
+  };
+  const flux = (text: string, end: number) => ({ text, words: [w(text, end - 0.3, end)], confidence: 0.9 });
+
+  it('Nova: a complete yes/no answer ends 350 ms after the last word (100 ms after the 250 ms eager speech_final)', () => {
+    adaptive([
+      [final('Yes.', true, 1.0), 1450, false, { kind: 'speculate', text: 'Yes.', confidence: 0.9, lastWordEnd: 1 }],
+      [tick, 1500, false, undefined],
+      [tick, 1550, false, { kind: 'user-finished', text: 'Yes.', confidence: 0.9, lastWordEnd: 1 }],
+    ], 'Shall I book it for you?');
+  });
+
+  it('Nova: a trailing conjunction holds the turn past a 900 ms pause (even past UtteranceEnd), then ends with the whole sentence', () => {
+    adaptive([
+      [final("I'd like a haircut and", true, 1.5), 1950, false, { kind: 'speculate', text: "I'd like a haircut and", confidence: 0.9, lastWordEnd: 1.5 }],
+      [tick, 2400, false, undefined],
+      [{ kind: 'utterance-end', lastWordEnd: 1.5 }, 2700, false, undefined],
+      [{ kind: 'speech-started', at: 2.4 }, 2800, false, { kind: 'speculation-cancelled' }],
+      [final('a beard trim.', true, 3.2), 3650, false, { kind: 'speculate', text: "I'd like a haircut and a beard trim.", confidence: 0.9, lastWordEnd: 3.2 }],
+      [tick, 3700, false, undefined],
+      [tick, 3750, false, { kind: 'user-finished', text: "I'd like a haircut and a beard trim.", confidence: 0.9, lastWordEnd: 3.2 }],
+    ], 'What would you like to book?');
+  });
+
+  it('Nova: "mm-hm" while paused over the agent resumes at the eager speech_final, without waiting out a window', () => {
+    adaptive([
+      [{ kind: 'speech-started', at: 3 }, 1000, true, { kind: 'barge-in' }],
+      [final('Mm-hm.', true, 3.5), 1950, true, { kind: 'false-alarm' }],
+      [tick, 3000, true, undefined],
+    ], 'We are open from nine to six.');
+  });
+
+  it('Nova without speculation: the same adaptive hold, but no held reply is started', () => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.adaptive });
+    d.setAgentContext({ lastUtterance: 'What would you like to book?' });
+    expect(d.update(final("I'd like a haircut and", true, 1.5), 1950, false)).toBeUndefined();
+    expect(d.update(tick, 3000, false)).toBeUndefined();
+    expect(d.update(tick, 3100, false)).toEqual({ kind: 'user-finished', text: "I'd like a haircut and", confidence: 0.9, lastWordEnd: 1.5 });
+    expect(d.waste()).toEqual({ started: 0, dropped: 0, wastedTokens: 0, capped: false });
+  });
+
+  it('Nova: an unfinished phone number waits for the last group', () => {
+    adaptive([
+      [final('five five five', true, 1.2), 1650, false, 'ignore'],
+      [tick, 2900, false, undefined],
+      [{ kind: 'speech-started', at: 2.0 }, 2950, false, { kind: 'speculation-cancelled' }],
+      [final('two one two four four three nine', true, 4.0), 4450, false, 'ignore'],
+      [tick, 4550, false, { kind: 'user-finished', text: 'five five five two one two four four three nine', confidence: 0.9, lastWordEnd: 4 }],
+    ], "What's the best phone number to reach you?", 'phone');
+  });
+
+  it('Flux: a complete answer is released at EagerEndOfTurn; its EndOfTurn is swallowed', () => {
+    adaptive([
+      [{ kind: 'eager-end-of-turn', ...flux('Ten AM.', 1.0) }, 1400, false, { kind: 'user-finished', text: 'Ten AM.', confidence: 0.9, lastWordEnd: 1 }],
+      [{ kind: 'end-of-turn', ...flux('Ten AM.', 1.0) }, 1600, false, undefined],
+      [tick, 3000, false, undefined],
+    ], 'What time works for you?');
+  });
+
+  it('Flux: after an early release and TurnResumed, the next end of turn carries only the new words', () => {
+    adaptive([
+      [{ kind: 'eager-end-of-turn', ...flux('Tuesday.', 1.0) }, 1400, false, { kind: 'user-finished', text: 'Tuesday.', confidence: 0.9, lastWordEnd: 1 }],
+      [{ kind: 'turn-resumed' }, 1500, false, undefined],
+      [{ kind: 'end-of-turn', ...flux('Tuesday. No, Wednesday.', 2.2) }, 2900, false, { kind: 'user-finished', text: 'No, Wednesday.', confidence: 0.9, lastWordEnd: 2.2 }],
+    ], 'Which day would you like?');
+  });
+
+  it('Flux: a second early release in the same turn is stripped of everything answered before', () => {
+    adaptive([
+      [{ kind: 'eager-end-of-turn', ...flux('Tuesday.', 1.0) }, 1400, false, 'ignore'],
+      [{ kind: 'turn-resumed' }, 1500, false, undefined],
+      [{ kind: 'eager-end-of-turn', ...flux('Tuesday. Ten AM.', 2.0) }, 2400, false, { kind: 'user-finished', text: 'Ten AM.', confidence: 0.9, lastWordEnd: 2 }],
+      [{ kind: 'turn-resumed' }, 2500, false, undefined],
+      [{ kind: 'end-of-turn', ...flux('Tuesday. Ten AM. Or eleven.', 3.0) }, 3500, false, { kind: 'user-finished', text: 'Or eleven.', confidence: 0.9, lastWordEnd: 3 }],
+    ], 'Which day and time would you like?');
+  });
+
+  it('Flux: open text waits for EndOfTurn; a hanging EndOfTurn is held and joins the next turn', () => {
+    adaptive([
+      [{ kind: 'eager-end-of-turn', ...flux('It was delivered but', 1.0) }, 1400, false, { kind: 'speculate', text: 'It was delivered but', confidence: 0.9, lastWordEnd: 1 }],
+      [{ kind: 'end-of-turn', ...flux('It was delivered but', 1.0) }, 1700, false, undefined],
+      [tick, 2400, false, undefined],
+      [{ kind: 'speech-started', at: 2.0 }, 2450, false, { kind: 'speculation-cancelled' }],
+      [{ kind: 'eager-end-of-turn', ...flux('the box was empty.', 3.0) }, 3400, false, { kind: 'speculate', text: 'It was delivered but the box was empty.', confidence: 0.9, lastWordEnd: 3 }],
+      [{ kind: 'end-of-turn', ...flux('the box was empty.', 3.0) }, 3700, false, { kind: 'user-finished', text: 'It was delivered but the box was empty.', confidence: 0.9, lastWordEnd: 3 }],
+    ], 'How can I help?');
+  });
+});
+
+describe('speculation ledger (waste)', () => {
+  it('counts each dropped held reply as ⌈chars/4⌉ + replyTokens, and stops speculating at the per-call cap', () => {
+    const l = new SpeculationLedger({ replyTokens: 30, maxWastedTokensPerCall: 70 });
+    expect(l.hold('book it', 0.9, 1)).toEqual({ kind: 'speculate', text: 'book it', confidence: 0.9, lastWordEnd: 1 });
+    expect(l.hold('book it', 0.9, 1)).toBeUndefined();
+    expect(l.drop()).toEqual({ kind: 'speculation-cancelled' });
+    expect(l.drop()).toBeUndefined();
+    expect(l.stats()).toEqual({ started: 1, dropped: 1, wastedTokens: 32, capped: false });
+    l.hold('ten', 0.9, 1);
+    l.release('ten');
+    expect(l.stats().wastedTokens).toBe(32);
+    l.hold('for', 0.9, 1);
+    l.release('for ten'); // the turn ended with other text: the loop drops it on that user-finished
+    expect(l.stats()).toEqual({ started: 3, dropped: 2, wastedTokens: 63, capped: false });
+    l.hold('a', 0.9, 1);
+    l.hold('a b', 0.9, 1); // replaces (drops) the older one
+    expect(l.stats()).toMatchObject({ dropped: 3, wastedTokens: 94, capped: true });
+    l.release('a b');
+    expect(l.hold('more', 0.9, 1)).toBeUndefined();
+  });
+
+  it('the detector reports the waste of a call', () => {
+    const d = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.balanced, speculate: true });
+    d.update(final('book it', true, 1.0), 1450, false);
+    d.update({ kind: 'speech-started', at: 1.6 }, 1650, false);
+    expect(d.waste()).toEqual({ started: 1, dropped: 1, wastedTokens: 32, capped: false });
+  });
+});
+
+describe('couldBeBackchannel', () => {
+  it.each([
+    ['', true], ['I', true], ['got', true], ['okay', true], ['I see', true], ['yeah right', true],
+    ['I want', false], ['wait', false], ['okay but', false], ['no', false],
+  ])('%j → %s', (text, expected) => expect(couldBeBackchannel(text)).toBe(expected));
 });
