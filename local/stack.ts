@@ -30,10 +30,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * Provider latencies the emulators run with: the seed budget (numbers.md): STT final 200 ms after the endpointing
  * silence, LLM first token 150 ms, TTS first byte 150 ms; SpeechStarted 100 ms after the onset. Interim results
- * every 100 ms of speech, so barge-in can tell "mm-hm" from real words within the 300 ms the caller allows.
+ * come at the emulator's default, Deepgram's documented cadence of about one a second ("Using Interim Results"),
+ * so barge-in is judged at the cadence real callers get; a scenario or test may set 0.25 s.
  */
 export const SEED_BUDGET: NonNullable<EmulatorsOptions['knobs']> = {
-  deepgram: { speechStartedMs: 100, finalMs: 200, interimEverySec: 0.1 },
+  deepgram: { speechStartedMs: 100, finalMs: 200 },
   llm: { ttftMs: 150 },
   elevenlabs: { firstByteMs: 150 },
 };

@@ -8,7 +8,7 @@ import { expectsHandover, resumeTwiml, saveHandover, takeHandover, type Handover
 import { CallInputs, type CallEvent } from './call/inputs';
 import { Recording } from './call/recording';
 import { startReply } from './call/replies';
-import { Speaking } from './call/speaking';
+import { Speaking, type HeardUtterance } from './call/speaking';
 import { Conversation } from './call/conversation';
 import { EscalationPolicy } from './call/escalation';
 import type { CallInstruments } from './observability/instruments';
@@ -21,7 +21,7 @@ import type { Reply, ReplyOutcome } from './call/reply';
 import type { CallObserver, CallSummary } from './observability/observer';
 import type { AcceptedCall } from './telephony/accepted-call';
 import { CallRecorder } from './store/call-recorder';
-import { DEFAULT_BARGE_IN, ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
+import { ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
 
 export type { CallDeps } from './call/deps';
 
@@ -89,7 +89,7 @@ class Call implements LiveCall {
     this.signal = AbortSignal.any([call.signal, this.controller.signal]);
     this.inputs = new CallInputs(this.now, log, handover?.sttSeconds);
     this.recording = handover ? Recording.resume(handover, observer, this.now) : new Recording(new Conversation(systemPrompt(this.profile, this.today, '')), observer, this.now);
-    this.speaking = new Speaking(call.transport, (u) => this.recording.heard(u), this.now);
+    this.speaking = new Speaking(call.transport, (u) => this.heard(u), this.now);
     this.detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[this.profile.endpointing], speculate: novaSpeculates(this.profile) });
     this.tts = deps.openTts(this.profile.voiceId);
     this.ending = new Ending({
@@ -101,6 +101,12 @@ class Call implements LiveCall {
       stop: (reason) => this.controller.abort(reason),
       providerError: (what) => this.instruments?.providerError(what),
     });
+  }
+
+  /** An utterance reached its end: recorded as heard, and what the caller is answering now (adaptive turn-taking). */
+  private heard(u: HeardUtterance): void {
+    this.recording.heard(u);
+    if (u.text) this.detector.setAgentContext({ lastUtterance: u.text });
   }
 
   /** The call's first `start`, whichever stream this is. */
@@ -208,13 +214,8 @@ class Call implements LiveCall {
     else if (ev.kind === 'stt-ended') {
       if (!this.signal.aborted && !this.ending.state) this.ending.providerFailure('stt', ev.error ?? new Error('STT stream ended'));
     } else {
-      if (ev.kind === 'stt' && ev.ev.kind === 'speech-started' && this.speaking.audible()) {
-        // Exact deadlines for the barge-in rules instead of waiting for the next tick.
-        this.inputs.tickIn(DEFAULT_BARGE_IN.minSpeechMs + 1);
-        this.inputs.tickIn(DEFAULT_BARGE_IN.maxWaitForTextMs + 1);
-      }
-      const change = this.detector.update(ev.kind === 'stt' ? ev.ev : ev, this.now(), this.speaking.audible());
-      if (change) await this.onTurn(change);
+      // One input can decide two changes (e.g. a false alarm, then the held reply's release): take them all.
+      for (let c = this.detector.update(ev.kind === 'stt' ? ev.ev : ev, this.now(), this.speaking.audible()); c; c = this.detector.drain()) await this.onTurn(c);
     }
     return !this.signal.aborted || ev.kind === 'reply-done';
   }

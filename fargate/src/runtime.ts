@@ -73,8 +73,8 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
         apiKey: config.DEEPGRAM_API_KEY,
         url: config.DEEPGRAM_URL,
         model: profile.stt,
-        // Nova speculation: Deepgram ends segments at the eager window; the detector holds for the full one.
-        profile: { endpointingMs: novaSpeculates(profile) ? ep.eagerEndpointingMs : ep.endpointingMs, utteranceEndMs: ep.utteranceEndMs },
+        // Nova speculation and adaptive turns: Deepgram ends segments at the eager window; the detector holds for the rest.
+        profile: { endpointingMs: novaSpeculates(profile) || ep.adaptive ? ep.eagerEndpointingMs : ep.endpointingMs, utteranceEndMs: ep.utteranceEndMs },
         flux: { eotThreshold: ep.eotThreshold, ...(flux && speculate ? { eagerEotThreshold: ep.eagerEotThreshold } : {}) },
         // Card numbers and SSNs are redacted at the source on Nova; Flux only offers `numbers`, which would also hide
         // order numbers and times, so Flux text is redacted by us before it reaches the LLM.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates local/scenarios/audio/<say id>.ulaw for every say step of every scenario (espeak-ng → wav → sox → raw μ-law).
+# Regenerates local/scenarios/audio/<say id>.ulaw for every say step of every scenario (espeak-ng → wav → sox -R → raw μ-law).
 #
 # Output: 8 kHz mono G.711 μ-law, headerless (what Twilio Media Streams carries). Leading and trailing silence are
 # trimmed and internal silence is cut to at most 150 ms, so the STT emulator (speech bursts end after ≥ 250 ms of
@@ -29,7 +29,7 @@ while IFS=$'\t' read -r id text; do
   # silence -l 1 0.02 5% -1 0.12 5%: drop the leading silence, then keep at most 0.12 s of any quiet stretch. 5% of
   # full scale sits above SPEECH_RMS, so quiet consonants count as quiet here as they do in the emulators' energy
   # detector (at 2%, weak consonants left 260 ms non-speech gaps). reverse/silence/reverse trims the tail.
-  sox "$tmp/$id.wav" -r 8000 -c 1 -e u-law -b 8 -t raw "$out/$id.ulaw" \
+  sox -R "$tmp/$id.wav" -r 8000 -c 1 -e u-law -b 8 -t raw "$out/$id.ulaw" \
     gain -n -3 silence -l 1 0.02 5% -1 0.12 5% reverse silence 1 0.02 5% reverse
   printf '%-22s %6d bytes  %s\n' "$id.ulaw" "$(stat -c %s "$out/$id.ulaw")" "$text"
 done < "$tmp/lines"

@@ -14,8 +14,11 @@ export const agentFileSchema = z
     systemPrompt: line.optional(),
     /** Business tools (catalog names) plus the pipeline's own `transfer_to_human` / `take_payment` when allowed. */
     tools: z.array(z.string().min(1)).optional(),
-    /** How long a pause ends the caller's turn (also sets Deepgram `endpointing`/`utterance_end_ms` or Flux thresholds). */
-    endpointing: z.enum(['aggressive', 'balanced', 'conservative']).optional(),
+    /**
+     * How long a pause ends the caller's turn: a fixed window, or `adaptive` (turn-policy.ts: per turn, from what the
+     * agent asked and how complete the caller's words are). Also sets Deepgram `endpointing`/`utterance_end_ms` or Flux thresholds.
+     */
+    endpointing: z.enum(['aggressive', 'balanced', 'conservative', 'adaptive']).optional(),
     /** Deepgram model family: Nova-3 ends turns on endpointing/UtteranceEnd; Flux with its own model (and can speculate). */
     stt: z.enum(['nova-3', 'flux-general-en']).optional(),
     /**

@@ -179,19 +179,21 @@ export function mapFluxMessage(msg: WireMessage, toMedia: TimeMap = identity): S
   const text = typeof msg.transcript === 'string' ? msg.transcript : '';
   // Flux gives per-word confidence only; the turn's confidence is their mean (end_of_turn_confidence is about timing).
   const confidence = ws.length ? ws.reduce((s, w) => s + w.confidence, 0) / ws.length : 0;
+  // TurnInfo end_of_turn_confidence (spec ListenV2TurnInfo): how sure Flux is the turn is over, read by adaptive turn-taking.
+  const eot = typeof msg.end_of_turn_confidence === 'number' ? { endOfTurnConfidence: msg.end_of_turn_confidence } : {};
   switch (msg.event) {
     case 'StartOfTurn': {
       const at = ws[0]?.start ?? toMedia(typeof msg.audio_window_start === 'number' ? msg.audio_window_start : 0);
       return { kind: 'speech-started', at };
     }
     case 'Update':
-      return { kind: 'transcript', text, words: ws, confidence, isFinal: false, speechFinal: false };
+      return { kind: 'transcript', text, words: ws, confidence, isFinal: false, speechFinal: false, ...eot };
     case 'EagerEndOfTurn':
-      return { kind: 'eager-end-of-turn', text, words: ws, confidence };
+      return { kind: 'eager-end-of-turn', text, words: ws, confidence, ...eot };
     case 'TurnResumed':
       return { kind: 'turn-resumed' };
     case 'EndOfTurn':
-      return { kind: 'end-of-turn', text, words: ws, confidence };
+      return { kind: 'end-of-turn', text, words: ws, confidence, ...eot };
     default:
       return undefined;
   }

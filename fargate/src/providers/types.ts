@@ -11,7 +11,9 @@ export interface SttWord {
   confidence: number;
 }
 
-/** What a speech-to-text stream reports, vendor-neutral (Deepgram Nova v1 and Flux v2 both map onto it). */
+/**
+ * `endOfTurnConfidence` (Flux `end_of_turn_confidence`, 0–1) is present only where the vendor sends it.
+ * What a speech-to-text stream reports, vendor-neutral (Deepgram Nova v1 and Flux v2 both map onto it). */
 export type SttEvent =
   /** Voice activity began (Nova `SpeechStarted`, Flux `StartOfTurn`). `at` is seconds on the media timeline. */
   | { kind: 'speech-started'; at: number }
@@ -19,15 +21,15 @@ export type SttEvent =
    * A transcript of the current speech. Nova `Results`: `isFinal` = is_final, `speechFinal` = speech_final
    * (endpointing saw the configured silence). Flux `Update`: isFinal false, speechFinal false.
    */
-  | { kind: 'transcript'; text: string; words: SttWord[]; confidence: number; isFinal: boolean; speechFinal: boolean; fromFinalize?: boolean }
+  | { kind: 'transcript'; text: string; words: SttWord[]; confidence: number; isFinal: boolean; speechFinal: boolean; fromFinalize?: boolean; endOfTurnConfidence?: number }
   /** Nova `UtteranceEnd`: no word for `utterance_end_ms`; `lastWordEnd` in seconds. */
   | { kind: 'utterance-end'; lastWordEnd: number }
   /** Flux `EagerEndOfTurn`: the turn is probably over; a speculative reply may start. */
-  | { kind: 'eager-end-of-turn'; text: string; words: SttWord[]; confidence: number }
+  | { kind: 'eager-end-of-turn'; text: string; words: SttWord[]; confidence: number; endOfTurnConfidence?: number }
   /** Flux `TurnResumed`: the caller kept talking after an EagerEndOfTurn; drop the speculative reply. */
   | { kind: 'turn-resumed' }
   /** Flux `EndOfTurn`: the turn is over. */
-  | { kind: 'end-of-turn'; text: string; words: SttWord[]; confidence: number };
+  | { kind: 'end-of-turn'; text: string; words: SttWord[]; confidence: number; endOfTurnConfidence?: number };
 
 export interface SpeechToText {
   /** Streams `audio` to the recogniser and yields its events until the signal aborts or the audio ends. */

@@ -16,7 +16,7 @@ const names = listScenarios();
 
 describe('scenario files', () => {
   it('ships the six scenarios', () => {
-    expect(names).toEqual(['booking', 'human', 'interrupt', 'keypad', 'pause', 'shipment']);
+    expect(names).toEqual(['booking', 'digits-adaptive', 'human', 'interrupt', 'keypad', 'pause', 'pause-adaptive', 'shipment']);
   });
 
   it.each(names)('%s parses and its STT script is the say texts in order', (name) => {
