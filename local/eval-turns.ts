@@ -18,8 +18,16 @@ const { values } = parseArgs({
     stt: { type: 'string', multiple: true },
     /** Turns streamed at once (each in real time). */
     concurrency: { type: 'string', default: '8' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  console.log(`usage: npm run eval:turns -- [--policy aggressive|balanced|conservative|adaptive]… [--stt nova-3|flux-general-en]…
+       [--cadence SECONDS]… [--dir FOLDER] [--concurrency N] [--json]
+Replays the labelled turn corpus (local/turns/, or FOLDER/turns.json) through the media service's Deepgram client,
+against the emulator (or real Deepgram with DEEPGRAM_API_KEY), and scores each turn-taking policy.`);
+  process.exit(0);
+}
 
 /** Line silence after each turn: longer than the longest window (adaptive 1600 ms) plus UtteranceEnd and latency. */
 const TAIL_MS = 3500;

@@ -235,7 +235,11 @@ function table(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, scenario: { type: 'string', default: 'booking' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, scenario: { type: 'string', default: 'booking' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+  if (values.help) {
+    console.log('usage: npm run evaluate -- [--runs N] [--scenario NAME] [--json]\nStreams the scenario audio through every configured STT, LLM and TTS provider (real with keys, else emulated and labelled so) and prints p50/p95.');
+    process.exit(0);
+  }
   RUNS = Number(values.runs);
   if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive integer, got "${values.runs}"`);
   // The AssemblyAI SDK speaks only wss; an emulated AssemblyAI needs its self-signed certificate trusted at start-up.
