@@ -160,7 +160,7 @@ describe('tools the pipeline runs itself', () => {
     expect(String(record.summary)).toContain('Escalated: tool-requested.');
   });
 
-  it('take_payment hands the call to Twilio <Pay> with the amount and an action URL on PUBLIC_URL', async () => {
+  it('take_payment hands the call to Twilio <Pay> with the amount and a call-bound action URL on PUBLIC_URL', async () => {
     const { stack, report } = reports.get('payment')!;
     expect(report.heard).toContain('i will pass you to our secure payment line now.');
     const turns = await storedTurns(stack, report.callSid);
@@ -168,7 +168,8 @@ describe('tools the pipeline runs itself', () => {
     const twiml = stack.emulators.twilio.requests.find((r) => r.callSid === report.callSid)?.params.Twiml ?? '';
     expect(twiml).toContain('<Pay ');
     expect(twiml).toContain('chargeAmount="20.00"');
-    expect(twiml).toContain(`action="${stack.config.PUBLIC_URL}/pay-result"`);
+    // The action carries a token binding this call and the amount (telephony/pay.ts), so /pay-result trusts no parameter.
+    expect(twiml).toContain(`action="${stack.config.PUBLIC_URL}/pay-result?pay=`);
     // No card field ever went to the model: take_payment has none, and the caller's digits go to Twilio directly.
     expect(JSON.stringify(stack.emulators.llm.requests.map((r) => r.body.messages))).not.toMatch(/\d{13,19}/);
   });
