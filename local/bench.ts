@@ -1,5 +1,6 @@
 // `npm run bench -- --calls N [--agent NAME] [--network pstn|zero] [--json] [--url https://…/twiml]`: N concurrent simulated calls, latency percentiles, CPU and memory per call.
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ENDPOINTING_PROFILES } from '../fargate/src/turn-detector';
 import { novaSpeculates, type AgentProfile } from '../fargate/src/agents';
@@ -21,8 +22,13 @@ const { values } = parseArgs({
     stagger: { type: 'string' },
     /** The caller's phone network: `pstn` (PSTN_NETWORK, 150 ms ± 20 ms one way) or `zero`. */
     network: { type: 'string', default: 'pstn' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  console.log('usage: npm run bench -- --calls N [--agent booking|booking-plain|booking-flux|booking-adaptive|…] [--network pstn|zero] [--stagger MS] [--json] [--url https://…/twiml]');
+  process.exit(0);
+}
 
 /**
  * Emulated delays of the seed budget (SEED_BUDGET), subtracted to get the pipeline's own overhead. The LLM's first
@@ -127,6 +133,9 @@ async function main(): Promise<void> {
   }
   const pid = stack?.child?.pid;
   const cpu0 = pid ? procCpuSeconds(pid) : undefined;
+  // The callers and emulators share this process: when its event loop lags, the figures measure the harness, not the service.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   const t0 = Date.now();
   const stagger = Number(values.stagger ?? Math.min(10_000, n * 50));
   const reports: (CallReport | Error)[] = await Promise.all(
@@ -194,8 +203,11 @@ async function main(): Promise<void> {
       cpu0 !== undefined && cpu1 !== undefined
         ? { cpuMsPerCallSecond: Math.round(((cpu1 - cpu0) * 1000 * 10) / Math.max(1, callSeconds)) / 10, cpuSeconds: Math.round((cpu1 - cpu0) * 100) / 100, callSeconds: Math.round(callSeconds), peakRssMb: peakMb }
         : undefined,
+    /** Event-loop delay of the harness (callers + emulators), ms: above ~20 ms at p99 the harness is the bottleneck. */
+    harnessLagMs: { p50: Math.round(lag.percentile(50) / 1e5) / 10, p99: Math.round(lag.percentile(99) / 1e5) / 10, max: Math.round(lag.max / 1e5) / 10 },
     errors: reports.filter((r): r is Error => r instanceof Error).map((e) => e.message).slice(0, 5),
   };
+  lag.disable();
   if (values.json) {
     console.log(JSON.stringify(result, null, 2));
     return;
@@ -216,11 +228,13 @@ async function main(): Promise<void> {
   console.log(row('SttFinalDelay ms', result.pipeline.sttFinalDelayMs));
   console.log(row('LlmTimeToFirstToken ms', result.pipeline.llmTimeToFirstTokenMs));
   console.log(row('TtsTimeToFirstByte ms', result.pipeline.ttsTimeToFirstByteMs));
-  console.log(row('ToolLatency ms', result.pipeline.toolLatencyMs));
+  console.log(row('ToolRoundTrip ms', result.pipeline.toolLatencyMs));
   if (result.mediaService) {
     const m = result.mediaService;
     console.log(`media service: ${m.cpuMsPerCallSecond} CPU ms per call-second (${m.cpuSeconds} s CPU over ${m.callSeconds} call-s), peak RSS ${m.peakRssMb} MB`);
   }
+  const h = result.harnessLagMs;
+  console.log(`harness event-loop lag ms: p50 ${h.p50}  p99 ${h.p99}  max ${h.max}${h.p99 > 20 ? '  — the harness is the bottleneck: read the latency figures as upper bounds' : ''}`);
   if (result.errors.length) console.log(`errors: ${result.errors.join('; ')}`);
 }
 
