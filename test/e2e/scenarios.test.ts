@@ -150,6 +150,25 @@ describe('a provider failing mid-call', () => {
   });
 });
 
+describe('after <Pay>', () => {
+  it('Twilio\'s action opens a stream that takes the same conversation up and says the outcome; one transcript, one record', async () => {
+    const { stack, report } = reports.get('payment')!;
+    const twiml = stack.emulators.twilio.requests.find((r) => r.callSid === report.callSid)!.params.Twiml ?? '';
+    const action = /action="([^"]+)"/.exec(twiml)![1]!.replaceAll('&amp;', '&');
+    // What Twilio POSTs to the <Pay action> when card capture ends (its Result and PaymentConfirmationCode).
+    const after: Scenario = { ...booking, name: 'after-pay', steps: [{ waitForAgent: true }, { hangup: true }], expect: {} };
+    const resumed = await call(stack, after, { twimlUrl: action, callSid: report.callSid, parameters: { Result: 'success', PaymentConfirmationCode: 'ch_a9dc62' } });
+    expect(resumed.heard).toContain('your payment of 20.00 went through.');
+    await new Promise((r) => setTimeout(r, 500));
+    const items = (await stack.transcript(report.callSid)).filter((i) => Number(i.turn) > 0);
+    expect(items.map((i) => Number(i.turn))).toEqual(items.map((_, i) => i + 1));
+    const texts = items.map((i) => String(i.text));
+    expect(texts.indexOf('I will pass you to our secure payment line now.')).toBeLessThan(texts.findIndex((t) => t.startsWith('Your payment of 20.00 went through.')));
+    // No greeting again: the resumed stream is the same call.
+    expect(texts.filter((t) => t.startsWith('Hi, thanks for calling Bright Cuts'))).toHaveLength(1);
+  });
+});
+
 describe('tools the pipeline runs itself', () => {
   it('transfer_to_human from the model: handoff line, then <Dial>, summary names the tool', async () => {
     const { stack, report } = reports.get('tool-transfer')!;
@@ -164,7 +183,7 @@ describe('tools the pipeline runs itself', () => {
     const { stack, report } = reports.get('payment')!;
     expect(report.heard).toContain('i will pass you to our secure payment line now.');
     const turns = await storedTurns(stack, report.callSid);
-    expect(turns.at(-1)).toMatchObject({ role: 'assistant', text: 'I will pass you to our secure payment line now.' });
+    expect(turns).toContainEqual(expect.objectContaining({ role: 'assistant', text: 'I will pass you to our secure payment line now.' }));
     const twiml = stack.emulators.twilio.requests.find((r) => r.callSid === report.callSid)?.params.Twiml ?? '';
     expect(twiml).toContain('<Pay ');
     expect(twiml).toContain('chargeAmount="20.00"');
