@@ -37,7 +37,7 @@ describe('Deepgram message mapping (literal protocols.md §2 messages)', () => {
     expect(mapNovaMessage({ type: 'Metadata', request_id: 'x', sha256: 'y', duration: 0, channels: 0 })).toBeUndefined();
   });
 
-  it('maps Flux TurnInfo events and moves word times by the time map', () => {
+  it('maps Flux TurnInfo events, carries end_of_turn_confidence, and moves word times by the time map', () => {
     const eot = {
       type: 'TurnInfo', request_id: 'r', sequence_id: 7, event: 'EndOfTurn', turn_index: 0, audio_window_start: 0.2, audio_window_end: 1.1,
       transcript: 'Hello there', end_of_turn_confidence: 0.91,
@@ -47,6 +47,7 @@ describe('Deepgram message mapping (literal protocols.md §2 messages)', () => {
       kind: 'end-of-turn',
       text: 'Hello there',
       confidence: 0.97,
+      endOfTurnConfidence: 0.91,
       words: [{ word: 'Hello', confidence: 0.98, start: 0.2, end: 0.5 }, { word: 'there', confidence: 0.96, start: 0.5, end: 0.8 }],
     });
     expect(mapFluxMessage({ ...eot, event: 'EagerEndOfTurn' })).toMatchObject({ kind: 'eager-end-of-turn', text: 'Hello there' });
