@@ -93,7 +93,7 @@ describe('scenario loader', () => {
   });
 
   it('lists the available scenarios when a name is unknown', () => {
-    expect(() => loadScenario('no-such-scenario')).toThrow(/available: booking, human/);
+    expect(() => loadScenario('no-such-scenario')).toThrow(/available: booking, digits-adaptive, human/);
   });
 
   it('defaults expect to {} so consumers can read it without checks', () => {
