@@ -1,5 +1,5 @@
 // Everything that happens to a call, as one event queue: Twilio inbound (media to the STT, the rest to the loop),
-// STT events, keypad entries, timers and reply completions; plus the media timeline that maps STT times to wall time.
+// STT events, keypad entries, clock ticks and reply completions; plus the media timeline that maps STT times to wall time.
 import type { InboundEvent, Mulaw, SpeechToText, SttEvent } from '../providers/types';
 import { PushQueue, type Reply, type ReplyOutcome } from './reply';
 
@@ -12,17 +12,14 @@ export type CallEvent =
   | { kind: 'tick' }
   | { kind: 'reply-done'; reply: Reply; outcome: ReplyOutcome };
 
-/** Keypad digits end at '#' or after this pause. */
+/** Keypad digits end at '#' or after this pause (their count is bounded at the transport: telephony/stream-guard.ts). */
 const KEYPAD_PAUSE_MS = 2000;
-/** A keypad entry longer than this is cut and delivered: nothing a caller types needs more (card numbers go to <Pay>). */
-export const KEYPAD_MAX_DIGITS = 32;
 
 /** The inputs of one call. `close()` stops every timer and pump. */
 export class CallInputs {
   readonly events = new PushQueue<CallEvent>();
   /** Caller audio for the STT, untouched. */
   private readonly audio = new PushQueue<Mulaw>();
-  private readonly timers = new Set<NodeJS.Timeout>();
   private audioMsSent = 0;
   private wallOffset = Number.POSITIVE_INFINITY;
   private digits = '';
@@ -69,15 +66,6 @@ export class CallInputs {
     void reply.done.then((outcome) => this.events.push({ kind: 'reply-done', reply, outcome }));
   }
 
-  /** A `tick` after `ms` (the turn detector's deadlines). */
-  tickIn(ms: number): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      this.events.push({ kind: 'tick' });
-    }, ms);
-    this.timers.add(t);
-  }
-
   /** Wall-clock ms of a media-timeline time in seconds (STT word times), once audio has flowed. */
   wallOf(mediaSec: number): number | undefined {
     return Number.isFinite(this.wallOffset) ? mediaSec * 1000 + this.wallOffset : undefined;
@@ -89,19 +77,17 @@ export class CallInputs {
   }
 
   close(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
     if (this.keypadTimer) clearTimeout(this.keypadTimer);
     this.audio.end();
     this.events.end();
   }
 
-  /** Keypad digits gather into one entry, ended by '#', a pause or the length cap. */
+  /** Keypad digits gather into one entry, ended by '#' or a pause. */
   private keypad(digit: string): void {
     if (this.keypadTimer) clearTimeout(this.keypadTimer);
     this.keypadTimer = undefined;
     if (digit !== '#') this.digits += digit;
-    if (digit === '#' || this.digits.length >= KEYPAD_MAX_DIGITS) return this.flushKeypad();
+    if (digit === '#') return this.flushKeypad();
     this.keypadTimer = setTimeout(() => this.flushKeypad(), KEYPAD_PAUSE_MS);
   }
 

@@ -62,11 +62,6 @@ export class Speaking {
     return this.live;
   }
 
-  /** The held (speculative) reply's text, if any. */
-  get heldText(): string | undefined {
-    return this.held?.text;
-  }
-
   /** Plays a cached line (greeting, apology, handoff, …) as utterance `owner`. */
   say(owner: string, line: CachedAudio): void {
     this.open.set(owner, { owner, line: line.text });
