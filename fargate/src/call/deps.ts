@@ -8,6 +8,7 @@ import type { LanguageModel, LlmTool, SpeechToText, TextToSpeech, ToolClient } f
 import type { CallObserver } from '../observability/observer';
 import type { AcceptedCall } from '../telephony/accepted-call';
 import type { Stores } from '../store/call-recorder';
+import type { LiveFeed } from '../../../contracts/console';
 
 /** Everything one call needs from its task; built once by `createCallHandler` (runtime.ts), injectable for tests. */
 export interface CallDeps {
@@ -33,6 +34,8 @@ export interface CallDeps {
   observerFor?(call: AcceptedCall): CallObserver;
   /** Per-call cost meter, model router + budget guardrail and EMF/Prometheus metrics. @default none */
   instrumentsFor?(call: AcceptedCall, profile: AgentProfile): CallInstruments;
+  /** The operations console's feed (call started, turns as heard, tools, cost, flags, actions, ended). @default none */
+  liveFeed?: LiveFeed;
   /** @default Date.now */
   now?(): number;
 }
