@@ -230,6 +230,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         instrumentsFor: observability.instrumentsFor,
         onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
         onTranscriptQueueOverflow: (n) => observability.service.transcriptQueueOverflow(n),
+        onProviderFailover: (provider, seam) => observability.service.providerFailover(provider, seam),
       });
       closers.push(() => runtime.close());
       const media: MediaServer = createMediaServer({ config, log, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics });

@@ -1,5 +1,6 @@
 // runCall(): one phone call from `start` to its end. The loop only: it routes inbound, STT, tick and reply events to
 // the turn detector and to the parts in call/ (speaking, recording, ending), which own every decision and all state.
+import { SeamFailedError } from './providers/failover';
 import { novaSpeculates, systemPrompt, type AgentProfile } from './agents';
 import type { CallDeps } from './call/deps';
 import type { CachedAudio } from './call/audio-cache';
@@ -287,7 +288,9 @@ class Call implements LiveCall {
 }
 
 /** Which seam a failed reply's error came from. */
-function failedSeam(err: unknown): 'tts' | 'llm' {
+/** Which seam a failed reply lost: the chain says so once every provider of it failed (SeamFailedError). */
+function failedSeam(err: unknown): string {
+  if (err instanceof SeamFailedError) return err.seam;
   return err instanceof Error && /tts|elevenlabs/i.test(err.message) ? 'tts' : 'llm';
 }
 

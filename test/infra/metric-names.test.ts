@@ -50,6 +50,7 @@ function mediaServiceNames(): Set<string> {
   });
   inst.observer.end(SUMMARY);
   inst.providerError('stt');
+  obs.service.providerFailover('deepgram', 'stt');
   obs.service.transcriptWriteErrors(1);
   obs.service.transcriptQueueOverflow(1);
   obs.service.reportActiveCalls();
