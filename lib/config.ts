@@ -1,6 +1,8 @@
 // Per-stage deployment values (dev, staging, prod) and the provider price table: the only place values live.
 // No aws-cdk-lib import here: the media service imports `PriceTable` and `DEFAULT_PRICES` from this file.
 
+import type { ProviderOrder } from '../contracts/providers';
+
 /** USD price of one LLM model, per million tokens. */
 export interface LlmPrice {
   readonly inputPerMTok: number;
@@ -98,6 +100,11 @@ export interface AlarmThresholds {
   readonly avgCostPerCallUsd: number;
   /** ProviderErrors per 5 minutes (sum over providers). */
   readonly providerErrorsPer5Min: number;
+  /**
+   * ProviderFailover per 5 minutes (sum over providers and seams): calls moving to a backup. Each move is one call
+   * saved, but a sustained rate means a primary is sick and the backup carries the stage (its latency and price).
+   */
+  readonly providerFailoversPer5Min: number;
 }
 
 /** CPU architecture of the media image and its Fargate tasks. */
@@ -152,6 +159,14 @@ export interface StageConfig {
   readonly certificateArn?: string;
   readonly media: MediaServiceSizing;
   /**
+   * Provider order per seam (STT_PROVIDERS, LLM_PROVIDERS, TTS_PROVIDERS): the first is the primary, the rest are
+   * failover backups (fargate/src/providers/failover.ts). Each backup with an account of its own gets a Secrets
+   * Manager secret to fill (`npm run secrets`); Deepgram Aura-2 TTS shares the Deepgram key.
+   */
+  readonly providers: ProviderOrder;
+  /** The stage's called number (E.164) → agent map (NUMBER_TO_AGENT). @default the media service's built-in map */
+  readonly numberToAgent?: Readonly<Record<string, string>>;
+  /**
    * Provisioned concurrency of each Lambda's `live` alias: `default` for every tool and the Vapi handler,
    * `overrides` by tool name (snake_case, as routed) or `vapi`. 0 = none (cold starts of ~120–400 ms,
    * numbers.md §4, are acceptable in dev).
@@ -200,7 +215,9 @@ export const stages = {
     media: { minTasks: 1, maxTasks: 2, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, deregistrationDelaySeconds: DEREGISTRATION_DELAY_SECONDS },
     provisionedConcurrency: { default: 0, overrides: {} },
     transcriptRetentionDays: 7,
-    alarms: { p95VoiceToVoiceMs: 1500, p95ToolMs: 300, avgCostPerCallUsd: 0.15, providerErrorsPer5Min: 20 },
+    alarms: { p95VoiceToVoiceMs: 1500, p95ToolMs: 300, avgCostPerCallUsd: 0.15, providerErrorsPer5Min: 20, providerFailoversPer5Min: 10 },
+    // dev runs on the primaries only: no backup accounts to open for a trial.
+    providers: { stt: ['deepgram'], llm: ['groq'], tts: ['elevenlabs'] },
     llm: GROQ_MODELS,
     transferNumber: '+15550100000',
     costCapUsd: 0.5,
@@ -223,7 +240,8 @@ export const stages = {
     media: { minTasks: 2, maxTasks: 4, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, deregistrationDelaySeconds: DEREGISTRATION_DELAY_SECONDS },
     provisionedConcurrency: { default: 1, overrides: {} },
     transcriptRetentionDays: 30,
-    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 200, avgCostPerCallUsd: 0.12, providerErrorsPer5Min: 10 },
+    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 200, avgCostPerCallUsd: 0.12, providerErrorsPer5Min: 10, providerFailoversPer5Min: 5 },
+    providers: { stt: ['deepgram', 'assemblyai'], llm: ['groq', 'fireworks'], tts: ['elevenlabs', 'deepgram'] },
     alarmEmail: 'voice-agent-alerts@example.com',
     llm: GROQ_MODELS,
     transferNumber: '+15550100000',
@@ -249,7 +267,9 @@ export const stages = {
     provisionedConcurrency: { default: 2, overrides: { check_availability: 4 } },
     transcriptRetentionDays: 90,
     // p95 1.4 s is Twilio's upper limit at the caller's ear (numbers.md §1.5); tools p95 < 150 ms warm (§4).
-    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 150, avgCostPerCallUsd: 0.1, providerErrorsPer5Min: 10 },
+    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 150, avgCostPerCallUsd: 0.1, providerErrorsPer5Min: 10, providerFailoversPer5Min: 5 },
+    // Every seam survives losing its primary: a second STT and TTS vendor, two more gpt-oss hosts.
+    providers: { stt: ['deepgram', 'assemblyai'], llm: ['groq', 'fireworks', 'together'], tts: ['elevenlabs', 'deepgram'] },
     alarmEmail: 'voice-agent-oncall@example.com',
     llm: GROQ_MODELS,
     transferNumber: '+15550100000',

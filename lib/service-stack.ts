@@ -60,6 +60,7 @@ export class ServiceStack extends Stack {
         deepgram: data.secrets.deepgram,
         groq: data.secrets.groq,
         elevenlabs: data.secrets.elevenlabs,
+        backups: data.secrets.backups,
         streamTokenKey: data.secrets.streamTokenKey,
         callerHashKey: data.secrets.callerHashKey,
         redisAuth: data.cache.authSecret,

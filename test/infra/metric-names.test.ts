@@ -132,7 +132,7 @@ describe('metric names: code ⇄ catalog ⇄ alarms and dashboard', () => {
 
   it('emits every catalog metric (no dead names) and the dashboard/alarms cover the ARCHITECTURE §6 headline metrics', () => {
     expect(sorted([...catalog].filter((n) => !emitted.has(n)))).toEqual([]);
-    for (const n of ['VoiceToVoice', 'ToolRoundTrip', 'ToolHandlerTime', 'TranscriptQueueOverflow', 'CostPerCall', 'ProviderErrors', 'ActiveCalls', 'CallsFailed', 'TranscriptWriteErrors']) expect(infra.names).toContain(n);
+    for (const n of ['VoiceToVoice', 'ToolRoundTrip', 'ToolHandlerTime', 'TranscriptQueueOverflow', 'CostPerCall', 'ProviderErrors', 'ProviderFailover', 'ActiveCalls', 'CallsFailed', 'TranscriptWriteErrors']) expect(infra.names).toContain(n);
   });
 
   it('alarms in the unit the emitters write (CloudWatch matches units exactly)', () => {

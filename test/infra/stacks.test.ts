@@ -1,4 +1,5 @@
 // Pins the synthesized dev and prod stacks: security settings, draining, scaling, alarms, routes, env, cdk-nag.
+import { BACKUP_SECRETS, backupsWithSecrets } from '../../contracts/providers';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
@@ -82,6 +83,14 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     for (const t of toolsOnDisk) expect(Object.keys(byService(`tool-${t.dir}`))).toEqual(expect.arrayContaining(['BUSINESS_TABLE', 'IDEMPOTENCY_TABLE']));
     expect(byService('vapi-authorizer').VAPI_SECRET_ARN).toBeDefined();
     expect(Object.keys(byService('privacy'))).toEqual(expect.arrayContaining(['TRANSCRIPTS_TABLE', 'CALLER_HASH_KEY_SECRET_ARN']));
+  });
+
+  it('creates a secret, with its ARN as an output, for each backup provider the stage lists and none for the others', () => {
+    const outputs = Object.keys(s().dataTemplate.toJSON().Outputs ?? {});
+    for (const [backup, b] of Object.entries(BACKUP_SECRETS)) {
+      const listed = backupsWithSecrets(stage.providers).includes(backup as keyof typeof BACKUP_SECRETS);
+      expect(outputs.some((o) => o.startsWith(`${b.secret}SecretArn`)), backup).toBe(listed);
+    }
   });
 
   it('builds Redis as a multi-AZ replication group with failover, TLS, AUTH from Secrets Manager, encryption at rest, on a non-default port', () => {
@@ -199,9 +208,11 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     const [container] = taskDef.Properties.ContainerDefinitions;
     const env = Object.fromEntries((container.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
     const secrets = (container.Secrets as { Name: string }[]).map((x) => x.Name).sort();
+    const backups = backupsWithSecrets(stage.providers).map((b) => BACKUP_SECRETS[b].env);
     expect(secrets).toEqual(
-      ['CALLER_HASH_KEY', 'DEEPGRAM_API_KEY', 'ELEVENLABS_API_KEY', 'GROQ_API_KEY', 'REDIS_PASSWORD', 'STREAM_TOKEN_KEY', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'].sort(),
+      ['CALLER_HASH_KEY', 'DEEPGRAM_API_KEY', 'ELEVENLABS_API_KEY', 'GROQ_API_KEY', 'REDIS_PASSWORD', 'STREAM_TOKEN_KEY', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', ...backups].sort(),
     );
+    expect(env).toMatchObject({ STT_PROVIDERS: stage.providers.stt.join(','), LLM_PROVIDERS: stage.providers.llm.join(','), TTS_PROVIDERS: stage.providers.tts.join(',') });
     // No credential also appears as plain text.
     for (const name of secrets) expect(env[name]).toBeUndefined();
     // Every variable fargate/src/config.ts requires (no default, not optional) is provided one way or the other.
@@ -252,9 +263,14 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
       STREAM_TOKEN_KEY: 'k'.repeat(64),
       CALLER_HASH_KEY: 'h'.repeat(64),
       REDIS_PASSWORD: 'p'.repeat(64),
+      ASSEMBLYAI_API_KEY: 'aai',
+      FIREWORKS_API_KEY: 'fw',
+      TOGETHER_API_KEY: 'tg',
+      GOOGLE_STT_CREDENTIALS: JSON.stringify({ client_email: 'set-me@example.invalid', private_key: 'x' }),
     };
     for (const { Name } of container.Secrets as { Name: string }[]) env[Name] = secretValues[Name];
     const config = loadConfig(env);
+    expect(config.STT_PROVIDERS).toEqual(stage.providers.stt);
     expect(config).toMatchObject({ STAGE: name, MAX_CALLS: stage.media.callsPerTask, REDIS_TLS: true, REDIS_PORT: 6380, TOOLS_AUTH: 'iam' });
     expect(config.redisUrl).toBe(`rediss://default:${'p'.repeat(64)}@master.voice-agent.cache.amazonaws.com:6380`);
   });
@@ -308,6 +324,11 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     expect(alarms.find((a) => a.MetricName === 'CostPerCall')).toMatchObject({ Statistic: 'Average', Threshold: stage.alarms.avgCostPerCallUsd });
     expect(alarms.find((a) => a.MetricName === 'ActiveCalls')).toMatchObject({ Statistic: 'SampleCount', TreatMissingData: 'breaching' });
     expect(JSON.stringify(alarms.find((a) => a.AlarmName === `voice-agent-${name}-ProviderErrors`))).toContain('SUM(ProviderErrors)');
+    // Failover to a backup: one series summed over Provider and Seam (an alarm's Metrics Insights query must return one series).
+    const failover = JSON.stringify(alarms.find((a) => a.AlarmName === `voice-agent-${name}-ProviderFailover`));
+    expect(failover).toContain('SUM(ProviderFailover) FROM SCHEMA(\\"VoiceAgent\\", Provider, Seam, Stage)');
+    expect(failover).not.toContain('GROUP BY');
+    expect(alarms.find((a) => a.AlarmName === `voice-agent-${name}-ProviderFailover`)).toMatchObject({ Threshold: stage.alarms.providerFailoversPer5Min });
     for (const metricName of ['Errors', 'Throttles']) {
       expect(alarms.filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === metricName)).toHaveLength(toolsOnDisk.length + 3);
     }

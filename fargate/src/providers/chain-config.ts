@@ -10,12 +10,8 @@ import { createGroqLlm } from './groq-llm';
 import { createOpenAiCompatibleLlm } from './openai-compatible-llm';
 import type { LanguageModel, SpeechToText, TextToSpeech } from './types';
 
-export const STT_NAMES = ['deepgram', 'assemblyai', 'google'] as const;
-export const TTS_NAMES = ['elevenlabs', 'deepgram'] as const;
-export const LLM_NAMES = ['groq', 'fireworks', 'together'] as const;
-export type SttName = (typeof STT_NAMES)[number];
-export type TtsName = (typeof TTS_NAMES)[number];
-export type LlmName = (typeof LLM_NAMES)[number];
+import { LLM_NAMES, STT_NAMES, TTS_NAMES, type LlmName, type SttName, type TtsName } from '../../../contracts/providers';
+
 
 /** A comma list of distinct names from `allowed`, in order ("deepgram,assemblyai"). */
 function orderOf<T extends string>(allowed: readonly T[], fallback: T) {
