@@ -114,8 +114,7 @@ export class OperationsConsole extends Construct {
       defaultRouteOptions: { integration: new WebSocketLambdaIntegration('ActionIntegration', action) },
     });
     this.apiStage = this.stageWithAccessLogs();
-    this.apiStage.grantManagementApiAccess(action);
-    this.acknowledgeManageConnections(action.role!);
+    this.grantManageConnections(action.role!);
     this.managementEndpoint = this.apiStage.callbackUrl;
     this.webSocketUrl = this.apiStage.url;
     this.connectArn = Stack.of(this).formatArn({ service: 'execute-api', resource: this.api.apiId, resourceName: `${this.apiStage.stageName}/$connect` });
@@ -138,8 +137,7 @@ export class OperationsConsole extends Construct {
    * reading (Scan for who is connected) and removing (after a 410 Gone) connection rows.
    */
   grantPublish(role: iam.Role): void {
-    this.apiStage.grantManagementApiAccess(role);
-    this.acknowledgeManageConnections(role);
+    this.grantManageConnections(role);
     role.addToPolicy(
       new iam.PolicyStatement({ sid: 'ConsoleConnections', actions: ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:DeleteItem'], resources: [this.connections.tableArn] }),
     );
@@ -148,8 +146,20 @@ export class OperationsConsole extends Construct {
     role.addToPolicy(kmsStatement);
   }
 
-  private acknowledgeManageConnections(role: iam.IRole): void {
+  /**
+   * execute-api:ManageConnections on this stage's @connections: "arn:aws:execute-api:region:account-id:api-id/stage-name/POST/@connections"
+   * (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html), any
+   * method (POST to send, DELETE to close) and connection id; the same ARN WebSocketStage.grantManagementApiAccess writes.
+   */
+  private grantManageConnections(role: iam.IRole): void {
     const stack = Stack.of(this);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishToConsoles',
+        actions: ['execute-api:ManageConnections'],
+        resources: [stack.formatArn({ service: 'execute-api', resource: this.api.apiId, resourceName: `${this.apiStage.stageName}/*/@connections/*` })],
+      }),
+    );
     const api = stack.getLogicalId(this.api.node.defaultChild as apigw.CfnApi);
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:${stack.partition === 'aws' ? 'aws' : '<AWS::Partition>'}:execute-api:${stack.region}:${stack.account}:<${api}>/${this.apiStage.stageName}/*/@connections/*]`,
