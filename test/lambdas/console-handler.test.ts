@@ -19,6 +19,7 @@ import {
   type OpenedConsoleDeps,
   parseActionBody,
   readConsoleConfig,
+  redisUrlFrom,
 } from '../../lambdas/console/handler';
 import { REDIS_URL } from './harness';
 
@@ -169,6 +170,14 @@ describe('pure parts', () => {
     expect(() => readConsoleConfig({ CONSOLE_CONNECTIONS_TABLE: 't', CONSOLE_MANAGEMENT_ENDPOINT: 'abc.execute-api' })).toThrow(/CONSOLE_MANAGEMENT_ENDPOINT/);
   });
 
+  it('builds the Redis URL as the tool Lambdas do: REDIS_URL, else TLS host/port with the AUTH token', async () => {
+    await expect(redisUrlFrom({ REDIS_URL: 'redis://127.0.0.1:6379' })).resolves.toBe('redis://127.0.0.1:6379');
+    await expect(redisUrlFrom({ REDIS_HOST: 'master.x.cache.amazonaws.com', REDIS_PORT: '6380', REDIS_TLS: 'true', REDIS_PASSWORD: 'p@ss/w' })).resolves.toBe(
+      'rediss://default:p%40ss%2Fw@master.x.cache.amazonaws.com:6380',
+    );
+    await expect(redisUrlFrom({})).rejects.toThrow(/REDIS_URL or REDIS_HOST/);
+  });
+
   it('turns bad JSON, an unknown action and invalid arguments into a refusing ack carrying the id', () => {
     expect(parseActionBody('{nope')).toEqual({ ok: false, ack: { type: 'ack', id: '', ok: false, error: 'body is not JSON' } });
     const unknown = parseActionBody(JSON.stringify({ action: 'launch', id: 'a1', callSid: CALL() }));
@@ -260,11 +269,21 @@ describe('$default (operator actions)', () => {
     ]);
   });
 
-  it('returns normally when the sender is gone before its ack (410)', async () => {
-    const h = handlers();
+  it('returns normally when the sender is gone before its ack (410), and logs only other delivery failures', async () => {
+    const warnings: unknown[] = [];
+    // A recorder in place of the Powertools logger, for the three levels the handlers use.
+    const log = { info: () => undefined, error: () => undefined, warn: (...a: unknown[]) => void warnings.push(a) } as unknown as typeof deps.log;
+    const h = consoleHandlers(async () => ({ ...deps, log }));
     await h.connect(wsEvent('$connect', 'conn-gone', { userArn: OPERATOR }));
     goneIds.add('conn-gone');
-    await expect(h.action(wsEvent('$default', 'conn-gone', { body: JSON.stringify({ action: 'hang-up', id: 'g-1', callSid: CALL() }) }))).resolves.toEqual({ statusCode: 200 });
+    const hangUp = JSON.stringify({ action: 'hang-up', id: 'g-1', callSid: CALL() });
+    await expect(h.action(wsEvent('$default', 'conn-gone', { body: hangUp }))).resolves.toEqual({ statusCode: 200 });
     expect(posted).toEqual([]);
+    // The SDK maps the 410 to GoneException: an expected end, not worth a warning.
+    expect(warnings).toEqual([]);
+    // An endpoint that is not there at all (404 from the stand-in) is a real failure: logged, still not thrown.
+    const elsewhere = consoleHandlers(async () => ({ ...deps, log, config: { ...deps.config, managementEndpoint: mgmtUrl.replace('/prod', '/nowhere') } }));
+    await expect(elsewhere.action(wsEvent('$default', 'conn-gone', { body: hangUp }))).resolves.toEqual({ statusCode: 200 });
+    expect(warnings).toHaveLength(1);
   });
 });
