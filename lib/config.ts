@@ -191,7 +191,25 @@ export interface StageConfig {
   readonly logRetentionDays: number;
   /** true: termination protection on DataStack, RETAIN on stateful resources, deletion protection on tables. */
   readonly protectData: boolean;
+  /** The live operations console (issue 13): lib/constructs/operations-console.ts. */
+  readonly console: ConsoleSettings;
 }
+
+/** Who may do what in the operations console. Anyone the account lets `execute-api:Invoke` its `$connect` may watch and act. */
+export interface ConsoleSettings {
+  /**
+   * IAM principal ARN patterns (`*` = any run of characters) whose connections also receive caller and agent words.
+   * Matched against the `$connect` caller ARN, which for a role session is `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+   * Empty: nobody sees transcript text (calls, latency, cost and flags are still shown).
+   */
+  readonly transcriptReaders: readonly string[];
+}
+
+/**
+ * Staging and prod: only sessions of a role named voice-agent-transcript-readers (create it to grant the right). The
+ * account is `*` because only principals the stage's account authorizes for `$connect` ever reach the check.
+ */
+const TRANSCRIPT_READER_ROLE: ConsoleSettings = { transcriptReaders: ['arn:aws:sts::*:assumed-role/voice-agent-transcript-readers/*'] };
 
 /** Groq's current models (numbers.md §0: the Llama models were decommissioned for self-serve 2026-08-16). */
 const GROQ_MODELS = { modelSmall: 'openai/gpt-oss-20b', modelLarge: 'openai/gpt-oss-120b' } as const;
@@ -226,6 +244,8 @@ export const stages = {
     redisSnapshotRetentionDays: 1,
     logRetentionDays: 14,
     protectData: false,
+    // dev carries test calls only: every console connection may read them.
+    console: { transcriptReaders: ['*'] },
   },
   staging: {
     name: 'staging',
@@ -251,6 +271,7 @@ export const stages = {
     redisSnapshotRetentionDays: 3,
     logRetentionDays: 30,
     protectData: false,
+    console: TRANSCRIPT_READER_ROLE,
   },
   prod: {
     name: 'prod',
@@ -279,6 +300,7 @@ export const stages = {
     redisSnapshotRetentionDays: 7,
     logRetentionDays: 365,
     protectData: true,
+    console: TRANSCRIPT_READER_ROLE,
   },
 } as const satisfies Record<string, StageConfig>;
 

@@ -66,6 +66,13 @@ export interface MediaSecrets {
   readonly backups?: Partial<Record<BackupWithSecret, secretsmanager.ISecret>>;
 }
 
+/** What the media service needs of the operations console: where to PostToConnection, whom, and the grants. */
+export interface ConsolePublishing {
+  readonly managementEndpoint: string;
+  readonly connections: dynamodb.ITable;
+  grantPublish(role: iam.Role): void;
+}
+
 export interface MediaServiceProps {
   readonly stage: StageConfig;
   readonly vpc: ec2.IVpc;
@@ -83,6 +90,8 @@ export interface MediaServiceProps {
   /** Encrypts the secrets (the execution role decrypts through Secrets Manager). */
   readonly secretsKey: kms.IKey;
   readonly accessLogsBucket: s3.IBucket;
+  /** The operations console the calls publish to (lib/constructs/operations-console.ts); none when absent. */
+  readonly console?: ConsolePublishing;
   /** The repository root: the Docker build context (fargate/Dockerfile). */
   readonly projectRoot: string;
   readonly removalPolicy: RemovalPolicy;
@@ -203,6 +212,9 @@ export class MediaService extends Construct {
         TRANSCRIPT_RETENTION_DAYS: String(stage.transcriptRetentionDays),
         COST_CAP_USD: String(stage.costCapUsd),
         PRICES_JSON: JSON.stringify(stage.prices),
+        ...(props.console
+          ? { CONSOLE_MANAGEMENT_ENDPOINT: props.console.managementEndpoint, CONSOLE_CONNECTIONS_TABLE: props.console.connections.tableName }
+          : {}),
       },
       secrets: {
         TWILIO_ACCOUNT_SID: ecs.Secret.fromSecretsManager(s.twilio, 'accountSid'),
@@ -312,6 +324,7 @@ export class MediaService extends Construct {
     const kmsStatement = dynamoKmsStatement(props.transcriptsKey, region);
     kmsStatement.sid = 'TranscriptsKey';
     taskRole.addToPolicy(kmsStatement);
+    props.console?.grantPublish(taskRole);
     const taskArns = this.cluster.arnForTasks('*');
     taskRole.addToPolicy(
       new iam.PolicyStatement({ sid: 'ScaleInProtection', actions: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'], resources: [taskArns] }),
