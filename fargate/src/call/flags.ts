@@ -109,7 +109,8 @@ export class ReviewFlags {
     this.earlier.push(text);
     if (s.repeat) this.reasons.add('repeated themselves');
     if (s.askedTwice) this.reasons.add('asked twice for the same thing');
-    if (s.negative) this.reasons.add(`said "${text.slice(0, 80)}"`);
+    // No caller words in the detail: flags go to every console connection, transcripts only to authorised ones.
+    if (s.negative) this.reasons.add('used a negative phrase');
     this.frustration += Number(s.repeat) + Number(s.negative) + Number(s.askedTwice);
     this.lowInRow = confidence < this.t.lowConfidence ? this.lowInRow + 1 : 0;
     const out: CallFlag[] = [];
