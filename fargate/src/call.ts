@@ -170,8 +170,9 @@ class Call implements LiveCall {
 
   /** The loop: every event of the call, in order, until it ends. */
   async run(): Promise<void> {
+    // SUBSCRIBE off the call's path: a slow Redis delays the console's actions, never the caller's audio.
     const desk = this.operatorDesk();
-    await desk.open();
+    void desk.open();
     this.inputs.pumpInbound(this.call.transport.inbound);
     this.inputs.pumpStt(this.deps.stt(this.profile), this.signal);
     const ticker = setInterval(() => this.inputs.events.push({ kind: 'tick' }), TICK_MS);

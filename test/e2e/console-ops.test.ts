@@ -169,3 +169,28 @@ describe('operator actions on the Redis channel', () => {
     expect(eventsOf(sid).filter((e) => e.type === 'operator-action').map((e) => e.type === 'operator-action' && e.action)).toEqual(['whisper']);
   }, 90_000);
 });
+
+describe('the budget guardrail', () => {
+  let capped: LocalStack;
+  const flagged: ConsoleEvent[] = [];
+  const booking = loadScenario('booking');
+
+  beforeAll(async () => {
+    // A cap the call passes within its first second (telephony alone bills by the elapsed minute).
+    capped = await stackFor(booking, { env: { COST_CAP_USD: '0.0001' }, liveFeed: { publish: (e) => void flagged.push(e) } });
+  }, 60_000);
+  afterAll(async () => {
+    await capped?.close();
+  });
+
+  it('raises the guardrail flag once, with review-after, and the call goes on to wrap up', async () => {
+    const sid = newSid();
+    const report = await call(capped, booking, { callSid: sid });
+    await settled(capped, sid);
+    const flags = flagged.filter((e) => e.type === 'flag' && e.callSid === sid);
+    expect(flags).toEqual([{ type: 'flag', callSid: sid, at: expect.any(Number), flag: { kind: 'guardrail', recommended: 'review-after', detail: expect.stringMatching(/passed the cap of 0\.0001 USD/) } }]);
+    expect(report.turns.filter((t) => !t.ok)).toEqual([]);
+    const noted = (await storedTurns(capped, sid)).flatMap((t) => t.toolCalls ?? []).map((c) => c.name);
+    expect(noted.filter((n) => n.startsWith('flag.'))).toEqual(['flag.guardrail']);
+  }, 90_000);
+});

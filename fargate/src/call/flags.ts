@@ -138,7 +138,7 @@ export class ReviewFlags {
 
   /** The budget guardrail fired: the call's running cost passed the cap and the agent is told to wrap up. */
   guardrail(runningUsd: number, capUsd?: number): CallFlag[] {
-    const cap = capUsd === undefined ? '' : ` of ${capUsd.toFixed(2)}`;
+    const cap = capUsd === undefined ? '' : ` of ${capUsd} USD`;
     return this.raise({ kind: 'guardrail', detail: `running cost ${runningUsd.toFixed(4)} USD passed the cap${cap}; wrapping up`, recommended: 'review-after' });
   }
 
