@@ -44,6 +44,8 @@ const OPERATOR = 'arn:aws:iam::123456789012:user/operator';
 const events: ConsoleEvent[] = [];
 let stack: LocalStack;
 let pub: Redis;
+/** When `operate` published its commands (wall clock). */
+let publishedAt = 0;
 
 const newSid = () => `CA${randomBytes(16).toString('hex')}`;
 const eventsOf = (sid: string) => events.filter((e) => 'callSid' in e && e.callSid === sid);
@@ -69,6 +71,7 @@ async function operate(messages: (sid: string) => string[]): Promise<{ sid: stri
   const placed = call(stack, operated, { callSid: sid });
   await answered(sid, 1);
   const receivers: number[] = [];
+  publishedAt = Date.now();
   for (const m of messages(sid)) receivers.push(await pub.publish(operatorChannel(sid), m));
   const report = await placed;
   await settled(stack, sid);
@@ -131,6 +134,8 @@ describe('operator actions on the Redis channel', () => {
   it('hang-up ends the call through Twilio (Status=completed) before the caller finished', async () => {
     const { sid, report } = await operate((sid) => [command({ action: 'hang-up', id: 'hang-1', callSid: sid })]);
     expect(updatesOf(sid).map((u) => u.params.Status)).toEqual(['completed']);
+    // A figure for the notes, not a timing assertion: PUBLISH to Twilio's hang-up request.
+    console.log(`operator hang-up: PUBLISH → Twilio Status=completed ${updatesOf(sid)[0]!.at - publishedAt} ms`);
     expect(report.completed).toBe(false);
     expect(report.heard).not.toContain('ten am it is');
     expect(stack.calls.get(sid)?.summary?.escalated).toBe(false);

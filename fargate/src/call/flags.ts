@@ -119,6 +119,7 @@ export class ReviewFlags {
     }
     if (this.lowInRow >= this.t.lowConfidenceTurns) {
       const detail = `${this.lowInRow} caller turns in a row under ${this.t.lowConfidence} STT confidence (last ${confidence.toFixed(2)})`;
+      // The line is poor, not the agent: an operator can whisper it to confirm details back (spell, read out) first.
       out.push(...this.raise({ kind: 'low-confidence', detail, recommended: 'whisper' }));
     }
     return out;
