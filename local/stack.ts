@@ -23,6 +23,7 @@ import { createDocumentClient, ensureTranscriptTable } from '../fargate/src/stor
 import { emulatorEnv, LOCAL_TWILIO, startEmulators, type Emulators, type EmulatorsOptions } from './emulators';
 import type { AcceptedCall } from '../fargate/src/server';
 import type { Scenario } from './scenarios/scenario';
+import type { LiveFeed } from '../contracts/console';
 import { startLocalBusinessStore, startToolsServer, type LocalBusinessStore, type ToolsServer } from './tools-server';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,6 +67,8 @@ export interface LocalStackOptions {
   onChildLog?: (line: string) => void;
   /** In-process only: per-call observer (e.g. to collect turn measures). */
   observerFor?: (call: AcceptedCall) => CallObserver;
+  /** In-process only: the operations console's feed for every call (e.g. a test collecting the events). */
+  liveFeed?: LiveFeed;
 }
 
 export interface LocalStack {
@@ -227,6 +230,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const observability = createObservability({ config, emit: (line) => emf.push(line) });
       const runtime: CallRuntime = await createCallHandler(config, log, {
         observerFor,
+        liveFeed: opts.liveFeed,
         instrumentsFor: observability.instrumentsFor,
         onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
         onTranscriptQueueOverflow: (n) => observability.service.transcriptQueueOverflow(n),

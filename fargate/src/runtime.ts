@@ -13,6 +13,8 @@ import type { AcceptedCall } from './telephony/accepted-call';
 import { openStores, type Stores } from './store/call-recorder';
 import { contractFor, toolsFor } from './tools/catalog';
 import { createToolClient } from './tools/tool-client';
+import { OperatorBus } from './operator-bus';
+import type { LiveFeed } from '../../contracts/console';
 
 
 /** What main.ts and the local stack use. */
@@ -45,6 +47,8 @@ export interface CallHandlerOptions {
   onProviderFailover?(provider: string, seam: string): void;
   /** Longest boot wait for the phrase cache and warm sockets; calls still work (slower) if it runs out. @default 10000 */
   warmUpTimeoutMs?: number;
+  /** The operations console's feed for every call of the task. @default none */
+  liveFeed?: LiveFeed;
 }
 
 /**
@@ -54,6 +58,8 @@ export interface CallHandlerOptions {
  */
 export async function createCallHandler(config: Config, log: Logger, opts: CallHandlerOptions = {}): Promise<CallRuntime> {
   const stores = await openStores(config, log, { onTranscriptWriteError: opts.onTranscriptWriteError, onTranscriptQueueOverflow: opts.onTranscriptQueueOverflow });
+  // Console actions: one subscriber connection for the task, a channel per live call (operator-bus.ts).
+  const operators = await OperatorBus.open(config.redisUrl, log);
   const providers = createCallProviders(config, log, (ev) => {
     log.warn({ seam: ev.seam, from: ev.from, to: ev.to, reason: ev.reason }, 'provider failover');
     opts.onProviderFailover?.(ev.from, ev.seam);
@@ -70,7 +76,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
   for (const p of profiles) providers.warm(p);
   await Promise.race([cache.warm(profiles), sleep(opts.warmUpTimeoutMs ?? 10_000)]);
 
-  const deps = callDeps(config, { agents, providers, tools, cache, stores, opts });
+  const deps = callDeps(config, { agents, providers, tools, cache, stores, operators, opts });
   const live = new Set<LiveCall>();
   return {
     async handle(call) {
@@ -89,6 +95,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
     async close() {
       providers.close();
       tools.close();
+      await operators.close();
       await stores.close();
     },
   };
@@ -97,7 +104,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
 /** The per-call dependencies every call of the task shares. */
 function callDeps(
   config: Config,
-  t: { agents: Agents; providers: CallProviders; tools: ToolClient & { close(): void }; cache: AudioCache; stores: Stores; opts: CallHandlerOptions },
+  t: { agents: Agents; providers: CallProviders; tools: ToolClient & { close(): void }; cache: AudioCache; stores: Stores; operators: OperatorBus; opts: CallHandlerOptions },
 ): CallDeps {
   const toolDefsByAgent = new Map<string, LlmTool[]>();
   const modelOf = (p: AgentProfile) => (p.llm === 'large' ? config.LLM_MODEL_LARGE : config.LLM_MODEL_SMALL);
@@ -122,5 +129,7 @@ function callDeps(
     stores: t.stores,
     observerFor: t.opts.observerFor,
     instrumentsFor: t.opts.instrumentsFor,
+    operators: t.operators,
+    liveFeed: t.opts.liveFeed,
   };
 }
