@@ -6,7 +6,8 @@ import { ensureRedis } from '../local/redis';
  * test that reads REDIS_URL reaches the private server (an answering Redis leaves the env as it was). The returned teardown stops it after the last file.
  */
 export default async function setup(): Promise<() => Promise<void>> {
-  const redis = await ensureRedis({ log: (line) => console.error(`vitest: ${line}`) });
+  // With REDIS_URL unset the private server takes 6379 when it is free, so fixtures that name 127.0.0.1:6379 reach it too.
+  const redis = await ensureRedis({ port: process.env.REDIS_URL ? undefined : 6379, log: (line) => console.error(`vitest: ${line}`) });
   if (redis.started) process.env.REDIS_URL = redis.url;
   return () => redis.stop();
 }

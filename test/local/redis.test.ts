@@ -1,6 +1,6 @@
 // Pins local/redis.ts: an answering Redis is used as is; a dead loopback REDIS_URL gets a private real redis-server that stop() removes.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,42 @@ describe('ensureRedis', () => {
     const port = Number(new URL(redis.url).port);
     expect(await listening(port)).toBe(false);
     await redis.stop(); // idempotent
+  });
+
+  it('starts the private server on the port asked for when it is free', async () => {
+    const want = await deadPort();
+    const redis = await ensureRedis({ url: `redis://127.0.0.1:${await deadPort()}`, port: want });
+    try {
+      expect(redis.url).toBe(`redis://127.0.0.1:${want}`);
+      const client = await connectRedis(redis.url);
+      expect(await client.ping()).toBe('PONG');
+      client.disconnect();
+    } finally {
+      await redis.stop();
+    }
+    expect(await listening(want)).toBe(false);
+  });
+
+  it('takes a free port when the port asked for is taken by something that is not Redis', async () => {
+    const sockets = new Set<Socket>();
+    const squatter = createServer((s) => (sockets.add(s), s.end()));
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    const taken = (squatter.address() as { port: number }).port;
+    try {
+      const redis = await ensureRedis({ url: `redis://127.0.0.1:${taken}`, port: taken });
+      try {
+        expect(redis.started).toBe(true);
+        expect(Number(new URL(redis.url).port)).not.toBe(taken);
+        const client = await connectRedis(redis.url);
+        expect(await client.ping()).toBe('PONG');
+        client.disconnect();
+      } finally {
+        await redis.stop();
+      }
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => squatter.close(r));
+    }
   });
 
   it('uses the Redis that answers and starts nothing', async () => {
