@@ -68,7 +68,7 @@ const servers: MediaServer[] = [];
 
 beforeAll(async () => {
   // The media service's own wiring (fargate/src/main.ts): createObservability's endpoint on the server's METRICS_PORT,
-  // after one full call (every turn, tool, usage and end event) and one provider error, so every family has samples.
+  // after one full call (every turn, tool, usage and end event), one provider error and one failover, so every family has samples.
   const log = pino({ level: 'silent' });
   const config = testConfig({ METRICS_PORT: '0' });
   const obs = createObservability({ config, emit: () => undefined });
@@ -83,6 +83,7 @@ beforeAll(async () => {
   });
   inst.observer.end(SUMMARY);
   inst.providerError('stt');
+  obs.service.providerFailover('deepgram', 'stt');
   obs.service.transcriptWriteErrors(1);
   await media.listen(0);
   const body = await new Promise<string>((resolve, reject) => {
