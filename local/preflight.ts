@@ -1,4 +1,5 @@
 // `npm run preflight -- --stage NAME [--number +1…] [--before-deploy]`: what synth cannot check, with AWS SDK v3.
+import './node-support';
 import { spawnSync } from 'node:child_process';
 import { arch } from 'node:os';
 import * as path from 'node:path';

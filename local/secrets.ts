@@ -6,6 +6,7 @@
 // media service builds its provider clients once at boot; reading keys per call would add a Secrets Manager round
 // trip or a cache to every provider path owned elsewhere. One command that writes and then forces a new
 // deployment (a rolling restart: new tasks start, old ones drain and migrate their calls) keeps it simple.
+import './node-support';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
