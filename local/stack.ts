@@ -1,6 +1,5 @@
 // The whole local stack on loopback: dynalite (seeded), tools adapter, provider emulators, Redis (found or started), and the media service.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { emulatorEnv, LOCAL_TWILIO, startEmulators, type Emulators, type Emulato
 import type { AcceptedCall } from '../fargate/src/server';
 import type { Scenario } from './scenarios/scenario';
 import type { LiveFeed } from '../contracts/console';
+import { freePort } from './ports';
 import { ensureRedis } from './redis';
 import { startLocalBusinessStore, startToolsServer, type LocalBusinessStore, type ToolsServer } from './tools-server';
 
@@ -109,16 +109,6 @@ export interface CallTrace {
   summary?: CallSummary;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts every local part; `close()` stops them in reverse order. Real providers are used when all three keys are set. */
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {

@@ -12,13 +12,13 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import type { StageConfig } from '../config';
-import { acknowledgeLambdaBaseline, dynamoKmsStatement, type RedisEndpoint } from './tools-api';
+import { acknowledgeLambdaBaseline, dynamoKmsStatement, LAMBDA_BUNDLING, type RedisEndpoint } from './tools-api';
 
 export interface OperationsConsoleProps {
   readonly stage: StageConfig;
@@ -196,17 +196,7 @@ export class OperationsConsole extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...env,
       },
-      // Same bundle shape as the tool Lambdas (lib/constructs/tools-api.ts).
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        externalModules: ['@aws-sdk/*'],
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
+      bundling: LAMBDA_BUNDLING,
     });
     acknowledgeLambdaBaseline(fn);
     return fn;

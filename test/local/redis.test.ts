@@ -5,19 +5,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '../../fargate/src/store/redis';
+import { freePort } from '../../local/ports';
 import { DEFAULT_REDIS_URL, ensureRedis, findExecutable, isLoopbackRedisUrl } from '../../local/redis';
 
-/** A port nothing listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether a TCP connect to 127.0.0.1:port succeeds. */
 function listening(port: number): Promise<boolean> {
@@ -33,7 +23,7 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 describe('ensureRedis', () => {
   it('starts a private redis-server on a free port when REDIS_URL points at a dead loopback port, and stop() leaves nothing listening', async () => {
-    const dead = `redis://127.0.0.1:${await deadPort()}`;
+    const dead = `redis://127.0.0.1:${await freePort()}`;
     const lines: string[] = [];
     const redis = await ensureRedis({ url: dead, log: (l) => lines.push(l) });
     try {
@@ -57,8 +47,8 @@ describe('ensureRedis', () => {
   });
 
   it('starts the private server on the port asked for when it is free', async () => {
-    const want = await deadPort();
-    const redis = await ensureRedis({ url: `redis://127.0.0.1:${await deadPort()}`, port: want });
+    const want = await freePort();
+    const redis = await ensureRedis({ url: `redis://127.0.0.1:${await freePort()}`, port: want });
     try {
       expect(redis.url).toBe(`redis://127.0.0.1:${want}`);
       const client = await connectRedis(redis.url);
