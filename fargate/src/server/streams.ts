@@ -87,7 +87,7 @@ export class Streams {
    * when the cap is reached the oldest waiting socket goes, never the newcomer. Twilio sends `start` right after the
    * upgrade, so a real stream is the youngest and keeps its place.
    */
-  admit(ws: WebSocket): void {
+  admit(ws: WebSocket, socket: Duplex): void {
     if (this.pending.size >= this.ctx.config.MAX_PENDING_STREAMS) {
       const oldest = this.pending.values().next().value as WebSocket;
       this.pending.delete(oldest);
@@ -95,13 +95,13 @@ export class Streams {
       this.evicted++;
       if (this.evicted === 1 || this.evicted % 100 === 0) this.ctx.log.warn({ evicted: this.evicted, pending: this.pending.size }, 'evicted a media stream that had not started');
     }
-    this.open(ws);
+    this.open(ws, socket);
   }
 
-  private open(ws: WebSocket): void {
+  private open(ws: WebSocket, socket: Duplex): void {
     this.sockets.add(ws);
     this.pending.add(ws);
-    const st = new StreamState(ws, this);
+    const st = new StreamState(ws, socket, this);
     ws.on('message', (data: RawData, isBinary: boolean) => st.onMessage(data, isBinary));
     ws.on('error', (err: Error & { code?: string }) => {
       // ws reports oversized frames (WS_ERR_UNSUPPORTED_MESSAGE_LENGTH, closed 1009) and invalid UTF-8 here.
@@ -141,7 +141,7 @@ export function onUpgrade(streams: Streams, wss: WebSocketServer, streamUrl: str
     log.warn({ calls: streams.started.size, maxCalls: config.MAX_CALLS }, 'refused media stream: no capacity');
     return refuseUpgrade(socket, 503, 'Service Unavailable');
   }
-  wss.handleUpgrade(req, socket, head, (ws) => streams.admit(ws));
+  wss.handleUpgrade(req, socket, head, (ws) => streams.admit(ws, socket));
 }
 
 /** One /media socket from upgrade to close: start timeout, token claim, live delivery, silence watch. */
@@ -159,6 +159,8 @@ class StreamState {
 
   constructor(
     private readonly ws: WebSocket,
+    /** The socket under `ws`: corked while one burst of agent audio is written. */
+    private readonly socket: Duplex,
     private readonly streams: Streams,
   ) {
     const { config, log } = streams.ctx;
@@ -277,7 +279,9 @@ class StreamState {
     const transport = (this.transport = new TwilioTransport({
       streamSid, callSid, calls, log: this.log,
       send: (text) => {
-        if (ws.readyState === ws.OPEN) ws.send(text);
+        if (ws.readyState !== ws.OPEN) return;
+        corkUntilNextTick(this.socket);
+        ws.send(text);
       },
     }));
     const start: StreamStart = { callSid, streamSid, accountSid, agent: customParameters.agent!, ...(caller ? { caller } : {}), customParameters, startedAt: Date.now() };
@@ -321,4 +325,23 @@ function rawToString(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.from(data).toString('utf8');
+}
+
+const corked = new WeakSet<Duplex>();
+
+/**
+ * Buffers what this tick writes to `socket` and flushes it as one write on the next tick: a TTS chunk leaves as
+ * many 20 ms media frames (+ its mark) in one synchronous burst, which would otherwise cost a socket write each.
+ * Node's stream docs (nodejs.org/api/stream.html#writableuncork): "defer calls to writable.uncork() using
+ * process.nextTick(). Doing so allows batching of all writable.write() calls that occur within a given Node.js event
+ * loop phase"; cork calls nest, so ws's own cork/uncork around a frame's two parts (ws/lib/sender.js sendFrame) stays inside this one.
+ */
+function corkUntilNextTick(socket: Duplex): void {
+  if (corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+  process.nextTick(() => {
+    corked.delete(socket);
+    socket.uncork();
+  });
 }
