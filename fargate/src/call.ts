@@ -1,5 +1,6 @@
 // runCall(): one phone call from `start` to its end. The loop only: it routes inbound, STT, tick and reply events to
 // the turn detector and to the parts in call/ (speaking, recording, ending; wired in call/parts.ts), which own every decision and all state.
+import { novaSpeculates, type AgentProfile } from './agents';
 import type { CallDeps } from './call/deps';
 import type { CallEvent } from './call/inputs';
 import { CallParts, failedSeam, handoverFor } from './call/parts';
@@ -7,12 +8,13 @@ import { forLlm } from './privacy/redaction';
 import type { ChatMessage, TurnChange } from './providers/types';
 import type { Reply, ReplyOutcome } from './call/reply';
 import type { AcceptedCall } from './telephony/accepted-call';
+import { ENDPOINTING_PROFILES, EndpointingTurnDetector } from './turn-detector';
 
 export type { CallDeps } from './call/deps';
 
 /** One phone call. Never throws: every failure ends in an apology and a handoff or a clean hang-up, for this call only. */
 export async function runCall(call: AcceptedCall, deps: CallDeps, live?: Set<LiveCall>): Promise<void> {
-  const c = new Call(call, deps, await handoverFor(call, deps));
+  const c = new Call(call, deps, await handoverFor(call, deps), turnDetectorFor);
   live?.add(c);
   try {
     await c.open();
@@ -27,6 +29,11 @@ export async function runCall(call: AcceptedCall, deps: CallDeps, live?: Set<Liv
 export interface LiveCall {
   /** Moves the call to another task (once nothing is being said); resolves true when handed over. */
   migrate(deadlineMs: number): Promise<boolean>;
+}
+
+/** The agent's turn-taking: its endpointing profile, speculating on Nova when the agent opts in. */
+function turnDetectorFor(profile: AgentProfile): EndpointingTurnDetector {
+  return new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[profile.endpointing], speculate: novaSpeculates(profile) });
 }
 
 /** A call: its parts (call/parts.ts: wiring, greeting, record) and the loop that routes every event to them. */

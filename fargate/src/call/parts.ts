@@ -1,5 +1,5 @@
 // The parts of one call, wired together (providers, turn detector, speaking, recording, ending), and what comes before and after its loop: the greeting and the stores first, the call record last.
-import { novaSpeculates, systemPrompt, type AgentProfile } from '../agents';
+import { systemPrompt, type AgentProfile } from '../agents';
 import type { CallDeps } from './deps';
 import type { CachedAudio } from './audio-cache';
 import { Ending } from './ending';
@@ -14,12 +14,11 @@ import type { CallInstruments } from '../observability/instruments';
 import { logObserver } from '../observability/log-observer';
 import { combineObservers } from '../observability/observers';
 import { payOutcomeFromStream } from '../telephony/pay';
-import type { ChatMessage } from '../providers/types';
+import type { ChatMessage, TurnChange, TurnDetector } from '../providers/types';
 import type { Reply } from './reply';
 import type { CallObserver, CallSummary } from '../observability/observer';
 import type { AcceptedCall } from '../telephony/accepted-call';
 import { CallRecorder } from '../store/call-recorder';
-import { ENDPOINTING_PROFILES, EndpointingTurnDetector } from '../turn-detector';
 
 /** The state an earlier stream of this call left (migration, <Pay>), if this stream is its continuation. */
 export async function handoverFor(call: AcceptedCall, deps: CallDeps): Promise<Handover | undefined> {
@@ -30,6 +29,16 @@ export async function handoverFor(call: AcceptedCall, deps: CallDeps): Promise<H
     call.log.warn({ err: { name: (err as Error)?.name } }, 'handover unavailable; the call starts afresh');
     return undefined;
   }
+}
+
+/** The turn-taking part as the call uses it (turn-detector.ts; the loop builds it, so call/ never imports upward). */
+export interface CallTurnDetector extends TurnDetector {
+  /** A change left over from the last `update`. */
+  drain(): TurnChange | undefined;
+  /** When a clock tick could next change anything (pure). */
+  nextDeadline(): number | undefined;
+  /** What the agent just said (adaptive turn-taking judges the caller's answer by it). */
+  setAgentContext(ctx: { lastUtterance: string }): void;
 }
 
 /** One call's parts, built from its agent profile (or the handover of its earlier stream); the loop (call.ts) routes events to them. */
@@ -43,7 +52,7 @@ export class CallParts {
   protected readonly recording: Recording;
   protected readonly speaking: Speaking;
   protected readonly ending: Ending;
-  protected readonly detector: EndpointingTurnDetector;
+  protected readonly detector: CallTurnDetector;
   protected readonly policy = new EscalationPolicy();
   protected readonly tts: ReturnType<CallDeps['openTts']>;
   /** The per-call observer (log line, or the local stack's trace), without the metrics. */
@@ -51,7 +60,12 @@ export class CallParts {
   protected recorder: CallRecorder | undefined;
   private greetingMs: number | undefined;
 
-  constructor(protected readonly call: AcceptedCall, protected readonly deps: CallDeps, protected readonly handover?: Handover) {
+  constructor(
+    protected readonly call: AcceptedCall,
+    protected readonly deps: CallDeps,
+    protected readonly handover: Handover | undefined,
+    turnDetectorFor: (profile: AgentProfile) => CallTurnDetector,
+  ) {
     this.now = deps.now ?? Date.now;
     const { start, log } = call;
     this.profile = deps.agents.resolve(handover?.agent ?? start.agent);
@@ -64,7 +78,7 @@ export class CallParts {
     this.inputs = new CallInputs(this.now, log, handover?.sttSeconds);
     this.recording = handover ? Recording.resume(handover, observer, this.now) : new Recording(new Conversation(systemPrompt(this.profile, this.today, '')), observer, this.now);
     this.speaking = new Speaking(call.transport, (u) => this.heard(u), this.now);
-    this.detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[this.profile.endpointing], speculate: novaSpeculates(this.profile) });
+    this.detector = turnDetectorFor(this.profile);
     this.tts = deps.openTts(this.profile.voiceId);
     this.ending = new Ending({
       profile: this.profile, speaking: this.speaking, recording: this.recording, transport: call.transport, cache: deps.cache, signal: this.signal, log,
