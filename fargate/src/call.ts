@@ -49,6 +49,9 @@ class Call extends CallParts implements LiveCall {
 
   /** The loop: every event of the call, in order, until it ends. After each, one timer is armed at the turn detector's next deadline. */
   async run(): Promise<void> {
+    // SUBSCRIBE off the call's path: a slow Redis delays the console's actions, never the caller's audio.
+    const desk = this.operatorDesk();
+    void desk.open();
     this.inputs.pumpInbound(this.call.transport.inbound);
     this.inputs.pumpStt(this.deps.stt(this.profile), this.signal);
     const onAbort = () => this.inputs.events.push({ kind: 'ended', why: 'aborted' });
@@ -66,6 +69,7 @@ class Call extends CallParts implements LiveCall {
       this.signal.removeEventListener('abort', onAbort);
       this.inputs.close();
       this.tts.close();
+      await desk.close();
     }
   }
 
@@ -103,6 +107,7 @@ class Call extends CallParts implements LiveCall {
     if (this.ending.state) return;
     const text = forLlm(rawText);
     this.lastConfidence = confidence;
+    this.review.caller(text, confidence);
     const confirmed = this.speaking.confirm(rawText, { speechEndAt, sttFinalAt: this.now() });
     if (confirmed) {
       this.recording.user(text, speechEndAt);
@@ -131,7 +136,8 @@ class Call extends CallParts implements LiveCall {
     if (outcome.status !== 'done') return;
     // The handoff/payment line queues behind this reply's audio, so the caller hears both in order.
     if (outcome.action) return void (outcome.action.kind === 'transfer' ? this.ending.escalate('tool-requested') : this.ending.pay(outcome.action.amount));
-    const reason = this.policy.afterReply({ confidence: this.lastConfidence, toolFailed: outcome.toolResults.some((r) => !r.ok), agentText: outcome.spoken });
+    this.review.tools(outcome.toolResults);
+    const reason = this.policy.afterReply({ confidence: this.lastConfidence, toolFailed: outcome.toolResults.some((r) => !r.ok), agentText: outcome.spoken, frustrated: this.review.frustrated });
     if (reason) void this.ending.escalate(reason);
   }
 }

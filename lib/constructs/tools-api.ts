@@ -296,7 +296,7 @@ export function dynamoKmsStatement(key: kms.IKey, region: string): iam.PolicySta
 }
 
 /** The cdk-nag findings every VPC Lambda of this stack shares, each with its reason. */
-function acknowledgeLambdaBaseline(fn: NodejsFunction): void {
+export function acknowledgeLambdaBaseline(fn: NodejsFunction): void {
   const v = Validations.of(fn);
   v.acknowledge({
     id: 'AwsSolutions-L1',

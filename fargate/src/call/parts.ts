@@ -10,6 +10,10 @@ import { startReply } from './replies';
 import { Speaking, type HeardUtterance } from './speaking';
 import { Conversation } from './conversation';
 import { EscalationPolicy } from './escalation';
+import { OperatorDesk } from './operator';
+import { Review } from './review';
+import { reviewOf } from '../agents/types';
+import { SeamFailedError } from '../providers/failover';
 import type { CallInstruments } from '../observability/instruments';
 import { logObserver } from '../observability/log-observer';
 import { combineObservers } from '../observability/observers';
@@ -165,6 +169,37 @@ export class CallParts {
     await r.finish({ endedAt, escalated: this.ending.escalated, cost, summary: this.ending.summary }, summary);
   }
 
+  // ---- Operations console (issue 13): flags for review and operator actions. ----
+  private reviewPart: Review | undefined;
+
+  /** Flags for review (call/review.ts), created on first use with the profile's thresholds. */
+  protected get review(): Review {
+    const { start, log } = this.call;
+    return (this.reviewPart ??= new Review({
+      callSid: start.callSid, thresholds: reviewOf(this.profile), capUsd: this.deps.config.COST_CAP_USD, feed: this.deps.liveFeed, log, now: this.now,
+      earlierCallerTurns: this.recording.turns.filter((t) => t.role === 'user').map((t) => t.text),
+      record: (name, id, args, ok) => this.recording.note(name, id, args, ok),
+    }));
+  }
+
+  /** The console's actions on this call (call/operator.ts), over the task's Redis subscriber. */
+  protected operatorDesk(): OperatorDesk {
+    const { start, log } = this.call;
+    return new OperatorDesk({
+      callSid: start.callSid, subscriptions: this.deps.operators, feed: this.deps.liveFeed, log, now: this.now,
+      takeOver: (to) => this.ending.escalate('operator', { to }),
+      hangUp: () => this.ending.hangUp('operator'),
+      whisper: (text) => {
+        if (this.ending.state) return false;
+        this.recording.whisper(text);
+        // A reply held on speculation was planned without the instruction: drop it, the confirmed turn starts afresh.
+        this.speaking.drop();
+        return true;
+      },
+      record: (name, id, args, ok) => this.recording.note(name, id, args, ok),
+    });
+  }
+
   /** Starts reply number n+1 (speculative: its audio is held until confirmed); its completion becomes a loop event. */
   protected startReply(speculative: boolean, messages: ChatMessage[], speechEndAt?: number): Reply {
     const { call } = this;
@@ -172,6 +207,7 @@ export class CallParts {
       {
         deps: this.deps, profile: this.profile, callSid: call.start.callSid, caller: call.start.caller, callerHash: () => this.recorder?.callerHash,
         tts: this.tts.tts, playout: this.speaking.playout, instruments: this.instruments, signal: this.signal, log: call.log, now: this.now,
+        overBudget: (usd) => this.review.guardrail(usd),
       },
       ++this.recording.replies,
       { speculative, messages, speechEndAt },
@@ -181,8 +217,9 @@ export class CallParts {
   }
 }
 
-/** Which seam a failed reply's error came from. */
-export function failedSeam(err: unknown): 'tts' | 'llm' {
+/** Which seam a failed reply lost: the chain says so once every provider of it failed (SeamFailedError). */
+export function failedSeam(err: unknown): string {
+  if (err instanceof SeamFailedError) return err.seam;
   return err instanceof Error && /tts|elevenlabs/i.test(err.message) ? 'tts' : 'llm';
 }
 
