@@ -56,7 +56,11 @@ export function longFunctions(dir: string, max: number, root = process.cwd()): F
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values, positionals } = parseArgs({ options: { max: { type: 'string', default: '80' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ options: { max: { type: 'string', default: '80' }, help: { type: 'boolean' } }, allowPositionals: true });
+  if (values.help) {
+    console.log('usage: npx tsx local/function-lengths.ts [--max LINES (80)] [DIR (fargate/src)]: functions longer than LINES, longest first');
+    process.exit(0);
+  }
   const max = Number(values.max);
   if (!Number.isInteger(max) || max < 1) throw new Error(`--max must be a positive whole number of lines, got ${values.max}`);
   const long = longFunctions(positionals[0] ?? 'fargate/src', max);
