@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createObservability } from '../../fargate/src/observability/instruments';
 import { createMediaServer, type MediaServer } from '../../fargate/src/server';
 import { testConfig } from '../fargate/fixtures/env';
-import { CALL_SID, SUMMARY, T0, TURNS, USAGE } from '../fargate/observability/fixtures';
+import { playFixtureCall } from '../fargate/observability/fixtures';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -75,15 +75,7 @@ beforeAll(async () => {
   const media = createMediaServer({ config, log, onCall: async () => undefined, agentFor: () => 'booking', metrics: obs.metrics });
   servers.push(media);
   obs.service.setActiveCalls(() => media.activeCalls());
-  const inst = obs.instrumentsFor({ start: { callSid: CALL_SID, startedAt: T0 }, log }, { name: 'booking', stt: 'nova-3', llm: 'small' });
-  TURNS.forEach((m, i) => {
-    inst.observer.usage(USAGE[i]!);
-    for (const t of m.tools) inst.observer.toolCall(t.name, t.ms, t.ok);
-    inst.observer.turn(m);
-  });
-  inst.observer.end(SUMMARY);
-  inst.providerError('stt');
-  obs.service.providerFailover('deepgram', 'stt');
+  playFixtureCall(obs, log);
   obs.service.transcriptWriteErrors(1);
   await media.listen(0);
   const body = await new Promise<string>((resolve, reject) => {

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PRICES } from '../../lib/config';
 import { createObservability } from '../../fargate/src/observability/instruments';
 import { ALL_METRICS, METRIC_NAMESPACE } from '../../fargate/src/observability/metric-names';
-import { CALL_SID, SUMMARY, T0, TURNS, USAGE } from '../fargate/observability/fixtures';
+import { playFixtureCall } from '../fargate/observability/fixtures';
 import { ROOT, resourcesOf, synthStage } from './synth';
 
 const catalog = new Set(Object.keys(ALL_METRICS));
@@ -42,15 +42,7 @@ function mediaServiceNames(): Set<string> {
     config: { STAGE: 'dev', PRICES_JSON: JSON.stringify(DEFAULT_PRICES), COST_CAP_USD: 0.5, LLM_MODEL_SMALL: 's', LLM_MODEL_LARGE: 'l', MAX_CALLS: 50 },
     emit: (l) => lines.push(l),
   });
-  const inst = obs.instrumentsFor({ start: { callSid: CALL_SID, startedAt: T0 }, log: undefined as never }, { name: 'booking', stt: 'nova-3', llm: 'small' });
-  TURNS.forEach((m, i) => {
-    inst.observer.usage(USAGE[i]!);
-    for (const t of m.tools) inst.observer.toolCall(t.name, t.ms, t.ok);
-    inst.observer.turn(m);
-  });
-  inst.observer.end(SUMMARY);
-  inst.providerError('stt');
-  obs.service.providerFailover('deepgram', 'stt');
+  playFixtureCall(obs, undefined as never);
   obs.service.transcriptWriteErrors(1);
   obs.service.transcriptQueueOverflow(1);
   obs.service.reportActiveCalls();

@@ -1,5 +1,7 @@
 // Test fixture: one realistic booking call as the pipeline reports it (turn measures, tool calls, usage, summary).
 import { expect } from 'vitest';
+import type { Observability } from '../../../fargate/src/observability/instruments';
+import type { Logger } from '../../../fargate/src/observability/logger';
 import type { CallSummary, ReplyUsage, TurnMeasures } from '../../../fargate/src/observability/observer';
 
 export const T0 = Date.UTC(2026, 10, 24, 9, 0, 0);
@@ -49,4 +51,17 @@ export function parseLines(lines: string[]): Record<string, any>[] {
     expect(l).not.toContain('\n');
     return JSON.parse(l) as Record<string, any>;
   });
+}
+
+/** Plays the fixture call (TURNS, USAGE, tools, SUMMARY) through `obs`'s per-call instruments, then one provider error and failover. */
+export function playFixtureCall(obs: Observability, log: Logger, errorSeam = 'stt'): void {
+  const inst = obs.instrumentsFor({ start: { callSid: CALL_SID, startedAt: T0 }, log }, { name: 'booking', stt: 'nova-3', llm: 'small' });
+  TURNS.forEach((m, i) => {
+    inst.observer.usage(USAGE[i]!);
+    for (const t of m.tools) inst.observer.toolCall(t.name, t.ms, t.ok);
+    inst.observer.turn(m);
+  });
+  inst.observer.end(SUMMARY);
+  inst.providerError(errorSeam);
+  obs.service.providerFailover('deepgram', 'stt');
 }
