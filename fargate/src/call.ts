@@ -89,6 +89,7 @@ class Call implements LiveCall {
     this.signal = AbortSignal.any([call.signal, this.controller.signal]);
     this.inputs = new CallInputs(this.now, log, handover?.sttSeconds);
     this.recording = handover ? Recording.resume(handover, observer, this.now) : new Recording(new Conversation(systemPrompt(this.profile, this.today, '')), observer, this.now);
+    if (deps.liveFeed) this.recording.live = { feed: deps.liveFeed, callSid: start.callSid };
     this.speaking = new Speaking(call.transport, (u) => this.heard(u), this.now);
     this.detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[this.profile.endpointing], speculate: novaSpeculates(this.profile) });
     this.tts = deps.openTts(this.profile.voiceId);

@@ -19,6 +19,8 @@ import { openStores } from './store/call-recorder';
 import { contractFor, toolsFor } from './tools/catalog';
 import { createToolClient } from './tools/tool-client';
 import { ENDPOINTING_PROFILES } from './turn-detector';
+import { ConsoleFeed, withLiveFeed } from './observability/console-feed';
+import { createDocumentClient } from './store/dynamo';
 
 
 /** What main.ts and the local stack use. */
@@ -122,6 +124,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
   const warmTimeout = opts.warmUpTimeoutMs ?? 10_000;
   await Promise.race([cache.warm(profiles), sleep(warmTimeout)]);
 
+  const liveFeed = consoleFeedFor(config, log);
   const deps: CallDeps = {
     config,
     agents,
@@ -168,7 +171,8 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
     cache,
     stores,
     observerFor: opts.observerFor,
-    instrumentsFor: opts.instrumentsFor,
+    instrumentsFor: liveFeed && opts.instrumentsFor ? withLiveFeed(opts.instrumentsFor, liveFeed) : opts.instrumentsFor,
+    liveFeed,
   };
 
   const live = new Set<LiveCall>();
@@ -190,7 +194,20 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
       sttPools.close();
       ttsPools.close();
       tools.close();
+      await liveFeed?.close();
       await stores.close();
     },
   };
+}
+
+/** The operations console feed, when CONSOLE_MANAGEMENT_ENDPOINT is set (observability/console-feed.ts). */
+function consoleFeedFor(config: Config, log: Logger): ConsoleFeed | undefined {
+  if (!config.CONSOLE_MANAGEMENT_ENDPOINT) return undefined;
+  if (!config.CONSOLE_CONNECTIONS_TABLE) throw new Error('CONSOLE_CONNECTIONS_TABLE must be set with CONSOLE_MANAGEMENT_ENDPOINT');
+  const doc = createDocumentClient({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  const local = config.DYNAMODB_ENDPOINT !== undefined;
+  return new ConsoleFeed({
+    endpoint: config.CONSOLE_MANAGEMENT_ENDPOINT, region: config.AWS_REGION, table: config.CONSOLE_CONNECTIONS_TABLE, doc, ownsDoc: true, log,
+    ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  });
 }
