@@ -23,6 +23,9 @@ import { createDocumentClient, ensureTranscriptTable } from '../fargate/src/stor
 import { emulatorEnv, LOCAL_TWILIO, startEmulators, type Emulators, type EmulatorsOptions } from './emulators';
 import type { AcceptedCall } from '../fargate/src/server';
 import type { Scenario } from './scenarios/scenario';
+import { startConsoleGateway, type ConsoleGateway } from './console-gateway';
+import { createLocalConsoleHandlers, ensureConsoleTable } from './console-handlers';
+import { Redis } from '../fargate/src/store/redis';
 import { startLocalBusinessStore, startToolsServer, type LocalBusinessStore, type ToolsServer } from './tools-server';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,6 +69,8 @@ export interface LocalStackOptions {
   onChildLog?: (line: string) => void;
   /** In-process only: per-call observer (e.g. to collect turn measures). */
   observerFor?: (call: AcceptedCall) => CallObserver;
+  /** Runs the operations console stand-in (local/console-gateway.ts) and points the media service at it. @default false */
+  console?: boolean;
 }
 
 export interface LocalStack {
@@ -93,6 +98,10 @@ export interface LocalStack {
   calls: Map<string, CallTrace>;
   /** In-process only: every CloudWatch EMF line the media service wrote (one JSON document each). */
   emf: string[];
+  /** The operations console stand-in (`console: true`): page, WebSocket and management endpoint. */
+  console?: ConsoleGateway;
+  /** The console connections table in dynalite (`console: true`). */
+  consoleTable?: string;
   /** The stored transcript of a call (turn 0 = call record, then heard turns), read back from dynalite. */
   transcript(callSid: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -162,6 +171,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     closers.push(() => emulators.close());
 
+    const consoleGw = opts.console ? await startConsole(business.endpoint, redisUrl, fixed ? 4107 : 0, closers) : undefined;
+
     const port = fixed ? 8080 : await freePort();
     // Several tasks: each listens on its own port behind a local load balancer, which is the public URL.
     const taskPorts = opts.media === 'child' && (opts.tasks ?? 1) > 1 ? await Promise.all(Array.from({ length: opts.tasks! }, freePort)) : [port];
@@ -195,6 +206,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       AGENTS_DIR: LOCAL_AGENTS_DIR,
       NUMBER_TO_AGENT: JSON.stringify(LOCAL_NUMBERS),
       ...providerEnv,
+      ...(consoleGw ? { CONSOLE_MANAGEMENT_ENDPOINT: consoleGw.managementEndpoint, CONSOLE_CONNECTIONS_TABLE: CONSOLE_TABLE } : {}),
       ...opts.env,
     };
     const config = loadConfig(env);
@@ -253,6 +265,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       balancer,
       calls,
       emf,
+      console: consoleGw,
+      consoleTable: consoleGw ? CONSOLE_TABLE : undefined,
       async transcript(callSid) {
         const d = createDocumentClient({ region: 'us-east-1', endpoint: business.endpoint });
         try {
@@ -268,6 +282,24 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await close();
     throw err;
   }
+}
+
+const CONSOLE_TABLE = 'console-connections';
+
+/** The console stand-in with the local console handlers (its table in dynalite, actions on Redis). */
+async function startConsole(dynamoEndpoint: string, redisUrl: string, port: number, closers: (() => Promise<void>)[]): Promise<ConsoleGateway> {
+  const doc = createDocumentClient({ region: 'us-east-1', endpoint: dynamoEndpoint });
+  await ensureConsoleTable(doc, CONSOLE_TABLE);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  let handlers: ReturnType<typeof createLocalConsoleHandlers> | undefined;
+  const gw = await startConsoleGateway({ port, handlers: (managementEndpoint) => (handlers = createLocalConsoleHandlers({ doc, table: CONSOLE_TABLE, redis, managementEndpoint })) });
+  closers.push(async () => {
+    await gw.close();
+    handlers?.close();
+    redis.disconnect();
+    doc.destroy();
+  });
+  return gw;
 }
 
 /** Runs the media service as its own process (`tsx fargate/src/main.ts`) and waits for /ready. */
