@@ -296,10 +296,10 @@ export function liveFeedObserver(feed: LiveFeed, call: { callSid: string; caller
 }
 
 /** Per-call instruments whose observer also feeds the console (call started, tools, running cost, ended). */
-export function withLiveFeed<C extends { start: { callSid: string; caller?: string } }>(
+export function withLiveFeed<C extends { start: { callSid: string } }>(
   inner: (call: C, profile: AgentProfile) => CallInstruments,
   feed: LiveFeed,
-): (call: C, profile: AgentProfile) => CallInstruments {
+): (call: C & { start: { caller?: string } }, profile: AgentProfile) => CallInstruments {
   return (call, profile) => {
     const i = inner(call, profile);
     const live = liveFeedObserver(feed, { callSid: call.start.callSid, caller: call.start.caller, agent: profile.name }, () => i.running?.(Date.now()));
