@@ -106,6 +106,22 @@ describe('console feed', () => {
     await feed.close();
   });
 
+  it('a console that connects mid-call first gets the live calls, not the ended ones', async () => {
+    const feed = new ConsoleFeed({ endpoint: gw.managementEndpoint, region: 'us-east-1', table: TABLE, doc, log, credentials: creds, flushMs: 50, connectionsTtlMs: 0 });
+    const ended = 'CA' + 'e'.repeat(32);
+    feed.publish({ type: 'call-started', callSid: SID, agent: 'booking', caller: '[phone]…01', at: 1 });
+    feed.publish({ type: 'call-started', callSid: ended, agent: 'booking', caller: '[phone]…02', at: 1 });
+    feed.publish({ type: 'call-ended', callSid: ended, at: 2, escalated: false });
+    await feed.flush();
+    const late = await openConsole();
+    feed.publish({ type: 'cost', callSid: SID, usd: 0.02, at: 3 });
+    await until(() => late.events.length === 2);
+    expect(late.events.map((e) => e.type)).toEqual(['call-started', 'cost']);
+    expect(late.events[0]).toMatchObject({ callSid: SID });
+    await feed.close();
+    late.ws.close();
+  });
+
   it('publish never waits and drops the oldest events beyond the queue bound, counting them', async () => {
     const feed = new ConsoleFeed({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', table: TABLE, doc, log, credentials: creds, maxQueue: 10, flushMs: 60_000, maxBatch: 1000 });
     for (let i = 1; i <= 25; i++) feed.publish(turn(i));

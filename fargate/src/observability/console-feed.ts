@@ -128,8 +128,8 @@ export class ConsoleFeed implements LiveFeed {
   private readonly busy = new Set<string>();
   /** Connections seen in the last scan: one that is new first gets the calls already live. */
   private known = new Set<string>();
-  /** The `call-started` of each live call (and its last cost), for consoles that connect mid-call. */
-  private readonly live = new Map<string, ConsoleEvent[]>();
+  /** The `call-started` of each live call, for consoles that connect mid-call. */
+  private readonly live = new Map<string, ConsoleEvent>();
   private readonly goneIds = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private connections: { at: number; rows: ConsoleConnection[] } | undefined;
@@ -158,8 +158,7 @@ export class ConsoleFeed implements LiveFeed {
   publish(e: ConsoleEvent): void {
     if (this.closed) return;
     this.s.published++;
-    if (e.type === 'call-started') this.live.set(e.callSid, [e]);
-    else if (e.type === 'cost' && this.live.has(e.callSid)) this.live.set(e.callSid, [this.live.get(e.callSid)![0]!, e]);
+    if (e.type === 'call-started') this.live.set(e.callSid, e);
     else if (e.type === 'call-ended') this.live.delete(e.callSid);
     if (this.queue.push(e)) this.s.dropped++;
     if (this.queue.size >= this.o.maxBatch && !this.soon) {
@@ -192,7 +191,7 @@ export class ConsoleFeed implements LiveFeed {
       const rows = await this.connectionRows();
       const events = this.queue.take(this.o.maxBatch);
       const inBatch = new Set(events.filter((e) => e.type === 'call-started').map((e) => (e as { callSid: string }).callSid));
-      const catchUp = [...this.live].filter(([sid]) => !inBatch.has(sid)).flatMap(([, evs]) => evs);
+      const catchUp = [...this.live].filter(([sid]) => !inBatch.has(sid)).map(([, e]) => e);
       const known = this.known;
       this.known = new Set(rows.map((r) => r.connectionId));
       for (const row of rows) {
