@@ -1,6 +1,8 @@
 // Per-stage deployment values (dev, staging, prod) and the provider price table: the only place values live.
 // No aws-cdk-lib import here: the media service imports `PriceTable` and `DEFAULT_PRICES` from this file.
 
+import type { ProviderOrder } from '../contracts/providers';
+
 /** USD price of one LLM model, per million tokens. */
 export interface LlmPrice {
   readonly inputPerMTok: number;
@@ -98,6 +100,11 @@ export interface AlarmThresholds {
   readonly avgCostPerCallUsd: number;
   /** ProviderErrors per 5 minutes (sum over providers). */
   readonly providerErrorsPer5Min: number;
+  /**
+   * ProviderFailover per 5 minutes (sum over providers and seams): calls moving to a backup. Each move is one call
+   * saved, but a sustained rate means a primary is sick and the backup carries the stage (its latency and price).
+   */
+  readonly providerFailoversPer5Min: number;
 }
 
 /** CPU architecture of the media image and its Fargate tasks. */
@@ -152,6 +159,14 @@ export interface StageConfig {
   readonly certificateArn?: string;
   readonly media: MediaServiceSizing;
   /**
+   * Provider order per seam (STT_PROVIDERS, LLM_PROVIDERS, TTS_PROVIDERS): the first is the primary, the rest are
+   * failover backups (fargate/src/providers/failover.ts). Each backup with an account of its own gets a Secrets
+   * Manager secret to fill (`npm run secrets`); Deepgram Aura-2 TTS shares the Deepgram key.
+   */
+  readonly providers: ProviderOrder;
+  /** The stage's called number (E.164) → agent map (NUMBER_TO_AGENT). @default the media service's built-in map */
+  readonly numberToAgent?: Readonly<Record<string, string>>;
+  /**
    * Provisioned concurrency of each Lambda's `live` alias: `default` for every tool and the Vapi handler,
    * `overrides` by tool name (snake_case, as routed) or `vapi`. 0 = none (cold starts of ~120–400 ms,
    * numbers.md §4, are acceptable in dev).
@@ -176,7 +191,25 @@ export interface StageConfig {
   readonly logRetentionDays: number;
   /** true: termination protection on DataStack, RETAIN on stateful resources, deletion protection on tables. */
   readonly protectData: boolean;
+  /** The live operations console (issue 13): lib/constructs/operations-console.ts. */
+  readonly console: ConsoleSettings;
 }
+
+/** Who may do what in the operations console. Anyone the account lets `execute-api:Invoke` its `$connect` may watch and act. */
+export interface ConsoleSettings {
+  /**
+   * IAM principal ARN patterns (`*` = any run of characters) whose connections also receive caller and agent words.
+   * Matched against the `$connect` caller ARN, which for a role session is `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+   * Empty: nobody sees transcript text (calls, latency, cost and flags are still shown).
+   */
+  readonly transcriptReaders: readonly string[];
+}
+
+/**
+ * Staging and prod: only sessions of a role named voice-agent-transcript-readers (create it to grant the right). The
+ * account is `*` because only principals the stage's account authorizes for `$connect` ever reach the check.
+ */
+const TRANSCRIPT_READER_ROLE: ConsoleSettings = { transcriptReaders: ['arn:aws:sts::*:assumed-role/voice-agent-transcript-readers/*'] };
 
 /** Groq's current models (numbers.md §0: the Llama models were decommissioned for self-serve 2026-08-16). */
 const GROQ_MODELS = { modelSmall: 'openai/gpt-oss-20b', modelLarge: 'openai/gpt-oss-120b' } as const;
@@ -200,7 +233,9 @@ export const stages = {
     media: { minTasks: 1, maxTasks: 2, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, deregistrationDelaySeconds: DEREGISTRATION_DELAY_SECONDS },
     provisionedConcurrency: { default: 0, overrides: {} },
     transcriptRetentionDays: 7,
-    alarms: { p95VoiceToVoiceMs: 1500, p95ToolMs: 300, avgCostPerCallUsd: 0.15, providerErrorsPer5Min: 20 },
+    alarms: { p95VoiceToVoiceMs: 1500, p95ToolMs: 300, avgCostPerCallUsd: 0.15, providerErrorsPer5Min: 20, providerFailoversPer5Min: 10 },
+    // dev runs on the primaries only: no backup accounts to open for a trial.
+    providers: { stt: ['deepgram'], llm: ['groq'], tts: ['elevenlabs'] },
     llm: GROQ_MODELS,
     transferNumber: '+15550100000',
     costCapUsd: 0.5,
@@ -209,6 +244,8 @@ export const stages = {
     redisSnapshotRetentionDays: 1,
     logRetentionDays: 14,
     protectData: false,
+    // dev carries test calls only: every console connection may read them.
+    console: { transcriptReaders: ['*'] },
   },
   staging: {
     name: 'staging',
@@ -223,7 +260,8 @@ export const stages = {
     media: { minTasks: 2, maxTasks: 4, cpu: 1024, memoryMiB: 2048, callsPerTask: 50, targetUtilization: 0.7, deregistrationDelaySeconds: DEREGISTRATION_DELAY_SECONDS },
     provisionedConcurrency: { default: 1, overrides: {} },
     transcriptRetentionDays: 30,
-    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 200, avgCostPerCallUsd: 0.12, providerErrorsPer5Min: 10 },
+    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 200, avgCostPerCallUsd: 0.12, providerErrorsPer5Min: 10, providerFailoversPer5Min: 5 },
+    providers: { stt: ['deepgram', 'assemblyai'], llm: ['groq', 'fireworks'], tts: ['elevenlabs', 'deepgram'] },
     alarmEmail: 'voice-agent-alerts@example.com',
     llm: GROQ_MODELS,
     transferNumber: '+15550100000',
@@ -233,6 +271,7 @@ export const stages = {
     redisSnapshotRetentionDays: 3,
     logRetentionDays: 30,
     protectData: false,
+    console: TRANSCRIPT_READER_ROLE,
   },
   prod: {
     name: 'prod',
@@ -249,7 +288,9 @@ export const stages = {
     provisionedConcurrency: { default: 2, overrides: { check_availability: 4 } },
     transcriptRetentionDays: 90,
     // p95 1.4 s is Twilio's upper limit at the caller's ear (numbers.md §1.5); tools p95 < 150 ms warm (§4).
-    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 150, avgCostPerCallUsd: 0.1, providerErrorsPer5Min: 10 },
+    alarms: { p95VoiceToVoiceMs: 1400, p95ToolMs: 150, avgCostPerCallUsd: 0.1, providerErrorsPer5Min: 10, providerFailoversPer5Min: 5 },
+    // Every seam survives losing its primary: a second STT and TTS vendor, two more gpt-oss hosts.
+    providers: { stt: ['deepgram', 'assemblyai'], llm: ['groq', 'fireworks', 'together'], tts: ['elevenlabs', 'deepgram'] },
     alarmEmail: 'voice-agent-oncall@example.com',
     llm: GROQ_MODELS,
     transferNumber: '+15550100000',
@@ -259,6 +300,7 @@ export const stages = {
     redisSnapshotRetentionDays: 7,
     logRetentionDays: 365,
     protectData: true,
+    console: TRANSCRIPT_READER_ROLE,
   },
 } as const satisfies Record<string, StageConfig>;
 

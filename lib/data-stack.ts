@@ -3,7 +3,9 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { BACKUP_SECRETS, backupsWithSecrets, type BackupWithSecret } from '../contracts/providers';
 import type { StageConfig } from './config';
 import { AppSecrets } from './constructs/app-secrets';
 import { BusinessTables } from './constructs/business-tables';
@@ -83,7 +85,7 @@ export class DataStack extends Stack {
       key: this.platformKey,
       removalPolicy,
     });
-    this.secrets = new AppSecrets(this, 'Secrets', { key: this.platformKey, removalPolicy });
+    this.secrets = new AppSecrets(this, 'Secrets', { key: this.platformKey, removalPolicy, backups: backupsWithSecrets(stage.providers) });
 
     this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -98,7 +100,8 @@ export class DataStack extends Stack {
       autoDeleteObjects: !stage.protectData,
     });
     // Provider secrets start as random placeholders: these are the ones to fill in after the first deploy.
-    const toFill = { Twilio: this.secrets.twilio, Deepgram: this.secrets.deepgram, Groq: this.secrets.groq, ElevenLabs: this.secrets.elevenlabs, Vapi: this.secrets.vapi };
+    const toFill: Record<string, secretsmanager.ISecret> = { Twilio: this.secrets.twilio, Deepgram: this.secrets.deepgram, Groq: this.secrets.groq, ElevenLabs: this.secrets.elevenlabs, Vapi: this.secrets.vapi };
+    for (const [name, secret] of Object.entries(this.secrets.backups)) toFill[BACKUP_SECRETS[name as BackupWithSecret].secret] = secret;
     for (const [name, secret] of Object.entries(toFill)) {
       new CfnOutput(this, `${name}SecretArn`, { value: secret.secretArn, description: `Put the ${name} value here (aws secretsmanager put-secret-value)` });
     }

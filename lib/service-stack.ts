@@ -6,6 +6,7 @@ import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { MediaService } from './constructs/media-service';
 import { Observability } from './constructs/observability';
+import { OperationsConsole } from './constructs/operations-console';
 import { ToolsApi } from './constructs/tools-api';
 import { BY_CALLER_INDEX } from './constructs/transcript-table';
 import type { DataStack } from './data-stack';
@@ -25,6 +26,7 @@ export class ServiceStack extends Stack {
   readonly toolsApi: ToolsApi;
   readonly media: MediaService;
   readonly observability: Observability;
+  readonly operationsConsole: OperationsConsole;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -52,6 +54,15 @@ export class ServiceStack extends Stack {
     const api = this.toolsApi.api;
     const toolNames = [...this.toolsApi.tools.keys()];
 
+    this.operationsConsole = new OperationsConsole(this, 'Console', {
+      stage,
+      vpc,
+      redis: { host: data.cache.host, port: data.cache.port, securityGroup: data.cache.securityGroup, authSecret: data.cache.authSecret },
+      key: data.platformKey,
+      projectRoot,
+      removalPolicy,
+    });
+
     this.media = new MediaService(this, 'Media', {
       stage,
       vpc,
@@ -60,6 +71,7 @@ export class ServiceStack extends Stack {
         deepgram: data.secrets.deepgram,
         groq: data.secrets.groq,
         elevenlabs: data.secrets.elevenlabs,
+        backups: data.secrets.backups,
         streamTokenKey: data.secrets.streamTokenKey,
         callerHashKey: data.secrets.callerHashKey,
         redisAuth: data.cache.authSecret,
@@ -74,6 +86,7 @@ export class ServiceStack extends Stack {
       logsKey: data.platformKey,
       secretsKey: data.platformKey,
       accessLogsBucket: data.accessLogs,
+      console: this.operationsConsole,
       projectRoot,
       removalPolicy,
     });
@@ -95,6 +108,10 @@ export class ServiceStack extends Stack {
     // npm run secrets rolls the service after filling secrets; npm run preflight checks provisioned concurrency.
     new CfnOutput(this, 'ClusterName', { value: this.media.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.media.service.serviceName });
+    // npm run console -- --stage NAME presigns ConsoleWebSocketUrl and opens ConsolePageUrl with it.
+    new CfnOutput(this, 'ConsoleWebSocketUrl', { value: this.operationsConsole.webSocketUrl, description: 'Operations console WebSocket API (IAM auth on $connect)' });
+    new CfnOutput(this, 'ConsolePageUrl', { value: this.operationsConsole.pageUrl, description: 'Operations console page (npm run console -- --stage NAME opens it signed in)' });
+    new CfnOutput(this, 'ConsoleConnectArn', { value: this.operationsConsole.connectArn, description: 'Allow execute-api:Invoke on this for the operators who may use the console' });
     if (this.toolsApi.privacy) {
       new CfnOutput(this, 'PrivacyFunctionName', { value: this.toolsApi.privacy.functionName, description: 'aws lambda invoke with {"action":"export"|"forget","phone":"+1..."}' });
     }

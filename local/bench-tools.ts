@@ -1,4 +1,5 @@
 // `npm run bench:tools`: per-tool handler latency (warm cache, cold cache, writes), bundle size and init time of each Lambda.
+import './node-support';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
@@ -11,9 +12,9 @@ import { createRuntime } from '../lambdas/shared/runtime';
 import { SEED_PHONES, SEED_SERVICES, SEED_TIMES } from '../lambdas/shared/seed';
 import { addDays } from '../lambdas/shared/dates';
 import { toolImplementations } from '../lambdas/tools/implementations';
+import { ensureRedis } from './redis';
 import { startLocalBusinessStore } from './tools-server';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const N = Number(process.env.BENCH_N ?? 300);
 const TARGETS = { warmP95: 5, coldP95: 50, bundleKb: 500 };
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -41,6 +42,9 @@ function event(name: string, body: unknown): APIGatewayProxyEventV2 {
 async function latency(): Promise<void> {
   const [l1] = (await import('node:os')).loadavg();
   console.log(`load average (1 min): ${l1!.toFixed(2)} on ${(await import('node:os')).cpus().length} CPUs`);
+  // REDIS_URL (or 127.0.0.1:6379) when it answers, else a private redis-server for this run (local/redis.ts).
+  const localRedis = await ensureRedis({ log: (line) => console.error(`bench: ${line}`) });
+  const REDIS_URL = localRedis.url;
   const store = await startLocalBusinessStore({ days: 60 });
   const prefix = `va:bench:${randomUUID().slice(0, 8)}:`;
   const rt = createRuntime(
@@ -117,6 +121,7 @@ async function latency(): Promise<void> {
   await redis.quit();
   await rt.close();
   await store.close();
+  await localRedis.stop();
 }
 
 async function bundles(): Promise<void> {

@@ -1,4 +1,5 @@
 // `npm run bench:tts -- [--replies N]`: first-audio time of each ElevenLabs generation trigger against the emulator, which applies the default chunk_length_schedule.
+import './node-support';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createElevenLabsTts, type GenerationTrigger } from '../fargate/src/providers/elevenlabs-tts';

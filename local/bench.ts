@@ -1,4 +1,5 @@
 // `npm run bench -- --calls N [--agent NAME] [--network pstn|zero] [--json] [--url https://…/twiml]`: N concurrent simulated calls, latency percentiles, CPU and memory per call.
+import './node-support';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';

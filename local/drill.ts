@@ -1,4 +1,5 @@
 // `npm run drill -- redis-failover --stage NAME`: ElastiCache TestFailover while simulated calls run against the stage.
+import './node-support';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeReplicationGroupsCommand, ElastiCacheClient, TestFailoverCommand } from '@aws-sdk/client-elasticache';

@@ -1,4 +1,5 @@
 // `npm run eval:turns -- [--policy NAME…] [--json] [--dir FOLDER] [--cadence S…] [--stt MODEL…]`: the turn corpus through the real STT client, scored per turn-taking policy.
+import './node-support';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createDeepgramStt, type DeepgramStt } from '../fargate/src/providers/deepgram-stt';

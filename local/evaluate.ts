@@ -1,4 +1,5 @@
 // `npm run evaluate -- [--runs N] [--scenario NAME] [--json]`: scenario audio through every STT, a reply through every LLM and TTS, one latency/WER table.
+import './node-support';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';

@@ -1,4 +1,5 @@
 // `npm run preflight -- --stage NAME [--number +1…] [--before-deploy]`: what synth cannot check, with AWS SDK v3.
+import './node-support';
 import { spawnSync } from 'node:child_process';
 import { arch } from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +15,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { provisionedConcurrencyFor, type StageConfig } from '../lib/config';
 import { discoverTools } from '../lib/constructs/tools-api';
 import { type AwsClientConfig, clientConfig, stackNames, stackOutputs, runCli, stageFromArg, wantsHelp } from './aws-stage';
-import { PROVIDER_SECRETS } from './secrets';
+import { BACKUP_PROVIDER_SECRETS, PROVIDER_SECRETS } from './secrets';
 
 export const USAGE = `usage: npm run preflight -- --stage <dev|staging|prod> [--number +1NPANXXXXXX] [--before-deploy]
 Checks with your AWS credentials what synth cannot: the account and region, the certificate, Lambda concurrency,
@@ -110,14 +111,16 @@ export function checkDocker(stage: StageConfig, runCommand: RunCommand = run, ho
 export async function checkSecrets(sm: SecretsManagerClient, data: Record<string, string>): Promise<CheckResult> {
   const name = 'secrets';
   const unfilled: string[] = [];
-  for (const [key, output] of Object.entries(PROVIDER_SECRETS)) {
+  // The backups' secrets exist only where the stage lists them: check the ones the Data stack has.
+  const backups = Object.entries(BACKUP_PROVIDER_SECRETS).filter(([, output]) => data[output]);
+  for (const [key, output] of [...Object.entries(PROVIDER_SECRETS), ...backups]) {
     const arn = data[output];
     if (!arn) return fail(name, `Data stack has no ${output}`, 'redeploy with this version');
     const d = await sm.send(new DescribeSecretCommand({ SecretId: arn }));
     let filled = Object.keys(d.VersionIdsToStages ?? {}).length > 1;
-    if (key === 'twilio' && filled) {
+    if ((key === 'twilio' || key === 'google') && filled) {
       const v = await sm.send(new GetSecretValueCommand({ SecretId: arn }));
-      filled = !/"accountSid"\s*:\s*"AC0{32}"/.test(v.SecretString ?? '');
+      filled = !/"accountSid"\s*:\s*"AC0{32}"|set-me@example\.invalid/.test(v.SecretString ?? '');
     }
     if (!filled) unfilled.push(key);
   }

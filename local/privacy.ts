@@ -1,4 +1,5 @@
 // `npm run privacy -- forget|export --phone +1…`: data subject requests against local dynalite/Redis or AWS.
+import './node-support';
 import { openDataSubjectDeps, parseDataSubjectRequest, runDataSubjectRequest } from '../fargate/src/privacy/data-subject';
 
 const USAGE = `usage: npm run privacy -- <forget|export> --phone <E.164 number>

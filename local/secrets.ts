@@ -6,6 +6,7 @@
 // media service builds its provider clients once at boot; reading keys per call would add a Secrets Manager round
 // trip or a cache to every provider path owned elsewhere. One command that writes and then forces a new
 // deployment (a rolling restart: new tasks start, old ones drain and migrate their calls) keeps it simple.
+import './node-support';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
@@ -13,29 +14,49 @@ import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { BACKUP_SECRETS, type BackupWithSecret } from '../contracts/providers';
 import { type AwsClientConfig, clientConfig, requireOutput, stackNames, stackOutputs, runCli, stageFromArg, wantsHelp } from './aws-stage';
 
 export const USAGE = `usage: npm run secrets -- --stage <dev|staging|prod> [--file secrets.json] [--no-roll]
 Fills the stage's provider secrets and rolls the media service so new tasks read them.
 Without --file it prompts for each value with input hidden; an empty answer keeps that secret as it is.
-secrets.json (keep it out of git): {"twilio":{"accountSid":"AC…","authToken":"…"},"deepgram":"…","groq":"…","elevenlabs":"…"}`;
+secrets.json (keep it out of git): {"twilio":{"accountSid":"AC…","authToken":"…"},"deepgram":"…","groq":"…","elevenlabs":"…"}
+Backups the stage lists (lib/config.ts providers) have their own: "assemblyai", "fireworks", "together" (API keys) and
+"google" (the service-account JSON, as an object or a string).`;
 
 /** The provider secrets, by the Data stack output that holds each ARN. */
 export const PROVIDER_SECRETS = { twilio: 'TwilioSecretArn', deepgram: 'DeepgramSecretArn', groq: 'GroqSecretArn', elevenlabs: 'ElevenLabsSecretArn' } as const;
-export type ProviderSecret = keyof typeof PROVIDER_SECRETS;
+/** Backup providers' secrets: they exist only on stages whose provider order lists them. */
+export const BACKUP_PROVIDER_SECRETS = Object.fromEntries(Object.entries(BACKUP_SECRETS).map(([k, b]) => [k, `${b.secret}SecretArn`])) as Record<BackupWithSecret, string>;
+export type ProviderSecret = keyof typeof PROVIDER_SECRETS | BackupWithSecret;
+/** Every secret the command can fill, by output name. */
+const ALL_SECRETS: Record<ProviderSecret, string> = { ...PROVIDER_SECRETS, ...BACKUP_PROVIDER_SECRETS };
 export type SecretValues = Partial<Record<ProviderSecret, string>>;
 
 /** Validates the values (names only in messages, never values) and returns the secret strings to put. */
 export function secretStrings(input: Record<string, unknown>): SecretValues {
   const out: SecretValues = {};
-  for (const key of Object.keys(input)) if (!(key in PROVIDER_SECRETS)) throw new Error(`unknown secret "${key}": expected ${Object.keys(PROVIDER_SECRETS).join(', ')}`);
+  for (const key of Object.keys(input)) if (!(key in ALL_SECRETS)) throw new Error(`unknown secret "${key}": expected ${Object.keys(ALL_SECRETS).join(', ')}`);
   const tw = input.twilio as { accountSid?: unknown; authToken?: unknown } | undefined;
   if (tw !== undefined) {
     if (typeof tw.accountSid !== 'string' || !/^AC[0-9a-f]{32}$/.test(tw.accountSid)) throw new Error('twilio.accountSid must be AC followed by 32 hex digits');
     if (typeof tw.authToken !== 'string' || !/^[0-9a-f]{32}$/.test(tw.authToken)) throw new Error('twilio.authToken must be 32 hex digits');
     out.twilio = JSON.stringify({ accountSid: tw.accountSid, authToken: tw.authToken });
   }
-  for (const key of ['deepgram', 'groq', 'elevenlabs'] as const) {
+  const google = input.google;
+  if (google !== undefined && google !== '') {
+    const json = typeof google === 'string' ? google : JSON.stringify(google);
+    const v = (() => {
+      try {
+        return JSON.parse(json) as { client_email?: unknown; private_key?: unknown };
+      } catch {
+        return {};
+      }
+    })();
+    if (typeof v.client_email !== 'string' || typeof v.private_key !== 'string') throw new Error('google must be service-account JSON with client_email and private_key');
+    out.google = json;
+  }
+  for (const key of ['deepgram', 'groq', 'elevenlabs', 'assemblyai', 'fireworks', 'together'] as const) {
     const v = input[key];
     if (v === undefined || v === '') continue;
     if (typeof v !== 'string' || !/^\S{16,}$/.test(v)) throw new Error(`${key} must be a single API key of at least 16 characters, no spaces`);
@@ -89,7 +110,7 @@ export async function fillSecrets(opts: { stage: string; values: SecretValues; r
     const data = await stackOutputs(cfn, names.data);
     const written: string[] = [];
     for (const [key, value] of Object.entries(opts.values) as [ProviderSecret, string][]) {
-      await sm.send(new PutSecretValueCommand({ SecretId: requireOutput(data, PROVIDER_SECRETS[key], names.data), SecretString: value }));
+      await sm.send(new PutSecretValueCommand({ SecretId: requireOutput(data, ALL_SECRETS[key], names.data), SecretString: value }));
       written.push(key);
       log(`put ${key}`);
     }

@@ -1,11 +1,9 @@
-// The whole local stack on loopback: dynalite (seeded), tools adapter, provider emulators, Redis check, and the media service.
+// The whole local stack on loopback: dynalite (seeded), tools adapter, provider emulators, Redis (found or started), and the media service.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { pingRedis } from '../fargate/src/store/redis';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { logObserver } from '../fargate/src/observability/log-observer';
 import type { CallObserver, CallSummary, ReplyUsage, TurnMeasures } from '../fargate/src/observability/observer';
@@ -26,6 +24,9 @@ import type { Scenario } from './scenarios/scenario';
 import { startConsoleGateway, type ConsoleGateway } from './console-gateway';
 import { createLocalConsoleHandlers, ensureConsoleTable } from './console-handlers';
 import { Redis } from '../fargate/src/store/redis';
+import type { LiveFeed } from '../contracts/console';
+import { freePort } from './ports';
+import { ensureRedis } from './redis';
 import { startLocalBusinessStore, startToolsServer, type LocalBusinessStore, type ToolsServer } from './tools-server';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,6 +72,8 @@ export interface LocalStackOptions {
   observerFor?: (call: AcceptedCall) => CallObserver;
   /** Runs the operations console stand-in (local/console-gateway.ts) and points the media service at it. @default false */
   console?: boolean;
+  /** In-process only: the operations console's feed for every call (e.g. a test collecting the events). */
+  liveFeed?: LiveFeed;
 }
 
 export interface LocalStack {
@@ -115,38 +118,18 @@ export interface CallTrace {
   summary?: CallSummary;
 }
 
-/** Fails with instructions when Redis is not reachable: the stack needs a real Redis server (no in-memory stand-in). */
-export async function requireRedis(url: string): Promise<void> {
-  try {
-    await pingRedis(url, 1500);
-  } catch {
-    throw new Error(
-      `Redis is not reachable at ${url.replace(/\/\/[^@]*@/, '//')}. Start one with \`redis-server --daemonize yes\` ` +
-        '(Debian: `sudo apt-get install redis-server`) or point REDIS_URL at a running server.',
-    );
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts every local part; `close()` stops them in reverse order. Real providers are used when all three keys are set. */
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
-  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  await requireRedis(redisUrl);
+  // REDIS_URL (or 127.0.0.1:6379) when it answers, else a private redis-server stopped by close() (local/redis.ts).
+  const redis = await ensureRedis({ log: (line) => console.error(`local: ${line}`) });
+  const redisUrl = redis.url;
   const realProviders = Boolean(process.env.DEEPGRAM_API_KEY && process.env.GROQ_API_KEY && process.env.ELEVENLABS_API_KEY);
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
+  closers.push(() => redis.stop());
   let transcriptsTable = 'transcripts';
   try {
     const fixed = opts.fixedPorts ?? false;
@@ -239,9 +222,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const observability = createObservability({ config, emit: (line) => emf.push(line) });
       const runtime: CallRuntime = await createCallHandler(config, log, {
         observerFor,
+        liveFeed: opts.liveFeed,
         instrumentsFor: observability.instrumentsFor,
         onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
         onTranscriptQueueOverflow: (n) => observability.service.transcriptQueueOverflow(n),
+        onProviderFailover: (provider, seam) => observability.service.providerFailover(provider, seam),
       });
       closers.push(() => runtime.close());
       const media: MediaServer = createMediaServer({ config, log, onCall: runtime.handle, agentFor: runtime.agentFor, metrics: observability.metrics });

@@ -1,4 +1,5 @@
 // `npm start`: the whole local stack, one simulated booking call, its transcript and latency waterfall; `--keep-up` serves on.
+import './node-support';
 import { parseArgs } from 'node:util';
 import { formatWaterfall } from '../fargate/src/observability/waterfall';
 import { placeCall, type CallReport } from './caller/caller';

@@ -1,4 +1,5 @@
 // `npm run transcripts -- replay`: writes transcript items a stopping task spooled (Redis list va:transcript-spool, spool-dir files) back to DynamoDB.
+import './node-support';
 import { parseArgs } from 'node:util';
 import { createDocumentClient } from '../fargate/src/store/dynamo';
 import { connectRedis, type RedisClient } from '../fargate/src/store/redis';

@@ -1,5 +1,6 @@
 // runCall(): one phone call from `start` to its end. The loop only: it routes inbound, STT, tick and reply events to
 // the turn detector and to the parts in call/ (speaking, recording, ending), which own every decision and all state.
+import { SeamFailedError } from './providers/failover';
 import { novaSpeculates, systemPrompt, type AgentProfile } from './agents';
 import type { CallDeps } from './call/deps';
 import type { CachedAudio } from './call/audio-cache';
@@ -11,6 +12,9 @@ import { startReply } from './call/replies';
 import { Speaking, type HeardUtterance } from './call/speaking';
 import { Conversation } from './call/conversation';
 import { EscalationPolicy } from './call/escalation';
+import { OperatorDesk } from './call/operator';
+import { Review } from './call/review';
+import { reviewOf } from './agents/types';
 import type { CallInstruments } from './observability/instruments';
 import { logObserver } from './observability/log-observer';
 import { combineObservers } from './observability/observers';
@@ -167,6 +171,9 @@ class Call implements LiveCall {
 
   /** The loop: every event of the call, in order, until it ends. */
   async run(): Promise<void> {
+    // SUBSCRIBE off the call's path: a slow Redis delays the console's actions, never the caller's audio.
+    const desk = this.operatorDesk();
+    void desk.open();
     this.inputs.pumpInbound(this.call.transport.inbound);
     this.inputs.pumpStt(this.deps.stt(this.profile), this.signal);
     const ticker = setInterval(() => this.inputs.events.push({ kind: 'tick' }), TICK_MS);
@@ -183,6 +190,7 @@ class Call implements LiveCall {
       this.signal.removeEventListener('abort', onAbort);
       this.inputs.close();
       this.tts.close();
+      await desk.close();
     }
   }
 
@@ -240,6 +248,7 @@ class Call implements LiveCall {
     if (this.ending.state) return;
     const text = forLlm(rawText);
     this.lastConfidence = confidence;
+    this.review.caller(text, confidence);
     const confirmed = this.speaking.confirm(rawText, { speechEndAt, sttFinalAt: this.now() });
     if (confirmed) {
       this.recording.user(text, speechEndAt);
@@ -268,8 +277,40 @@ class Call implements LiveCall {
     if (outcome.status !== 'done') return;
     // The handoff/payment line queues behind this reply's audio, so the caller hears both in order.
     if (outcome.action) return void (outcome.action.kind === 'transfer' ? this.ending.escalate('tool-requested') : this.ending.pay(outcome.action.amount));
-    const reason = this.policy.afterReply({ confidence: this.lastConfidence, toolFailed: outcome.toolResults.some((r) => !r.ok), agentText: outcome.spoken });
+    this.review.tools(outcome.toolResults);
+    const reason = this.policy.afterReply({ confidence: this.lastConfidence, toolFailed: outcome.toolResults.some((r) => !r.ok), agentText: outcome.spoken, frustrated: this.review.frustrated });
     if (reason) void this.ending.escalate(reason);
+  }
+
+  // ---- Operations console (issue 13): flags for review and operator actions. ----
+  private reviewPart: Review | undefined;
+
+  /** Flags for review (call/review.ts), created on first use with the profile's thresholds. */
+  private get review(): Review {
+    const { start, log } = this.call;
+    return (this.reviewPart ??= new Review({
+      callSid: start.callSid, thresholds: reviewOf(this.profile), capUsd: this.deps.config.COST_CAP_USD, feed: this.deps.liveFeed, log, now: this.now,
+      earlierCallerTurns: this.recording.turns.filter((t) => t.role === 'user').map((t) => t.text),
+      record: (name, id, args, ok) => this.recording.note(name, id, args, ok),
+    }));
+  }
+
+  /** The console's actions on this call (call/operator.ts), over the task's Redis subscriber. */
+  private operatorDesk(): OperatorDesk {
+    const { start, log } = this.call;
+    return new OperatorDesk({
+      callSid: start.callSid, subscriptions: this.deps.operators, feed: this.deps.liveFeed, log, now: this.now,
+      takeOver: (to) => this.ending.escalate('operator', { to }),
+      hangUp: () => this.ending.hangUp('operator'),
+      whisper: (text) => {
+        if (this.ending.state) return false;
+        this.recording.whisper(text);
+        // A reply held on speculation was planned without the instruction: drop it, the confirmed turn starts afresh.
+        this.speaking.drop();
+        return true;
+      },
+      record: (name, id, args, ok) => this.recording.note(name, id, args, ok),
+    });
   }
 
   private startReply(speculative: boolean, messages: ChatMessage[], speechEndAt?: number): Reply {
@@ -278,6 +319,7 @@ class Call implements LiveCall {
       {
         deps: this.deps, profile: this.profile, callSid: call.start.callSid, caller: call.start.caller, callerHash: () => this.recorder?.callerHash,
         tts: this.tts.tts, playout: this.speaking.playout, instruments: this.instruments, signal: this.signal, log: call.log, now: this.now,
+        overBudget: (usd) => this.review.guardrail(usd),
       },
       ++this.recording.replies,
       { speculative, messages, speechEndAt },
@@ -288,7 +330,9 @@ class Call implements LiveCall {
 }
 
 /** Which seam a failed reply's error came from. */
-function failedSeam(err: unknown): 'tts' | 'llm' {
+/** Which seam a failed reply lost: the chain says so once every provider of it failed (SeamFailedError). */
+function failedSeam(err: unknown): string {
+  if (err instanceof SeamFailedError) return err.seam;
   return err instanceof Error && /tts|elevenlabs/i.test(err.message) ? 'tts' : 'llm';
 }
 

@@ -1,11 +1,17 @@
 // The media service's configuration: environment → frozen, zod-validated Config, read once at boot.
 import { z } from 'zod';
+import { chainEnvSchema, chainProblems } from './providers/chain-config';
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 const url = z.url();
 
-/** Every environment variable the media service reads. Names match the ECS task definition in lib/constructs/media-service.ts. */
+/**
+ * Every environment variable the media service reads. Names match the ECS task definition in
+ * lib/constructs/media-service.ts. The provider chains' variables (STT/TTS/LLM_PROVIDERS, backup keys, stall deadlines,
+ * breaker) come from providers/chain-config.ts; where both name a variable, the definition here wins.
+ */
 export const envSchema = z.object({
+  ...chainEnvSchema.shape,
   STAGE: z.string().min(1).default('local'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** The public base URL Twilio calls (https://voice.example.com); signatures are checked against it. */
@@ -63,6 +69,10 @@ export const envSchema = z.object({
   /** `nova-3` (endpointing + UtteranceEnd) or a Flux model such as `flux-general-en` (model-based end of turn). */
   DEEPGRAM_MODEL: z.string().default('nova-3'),
 
+  /**
+   * `groq` (the default) runs the LLM_PROVIDERS chain (groq, fireworks, together in any order); `openai-compatible`
+   * replaces the chain with the one endpoint at LLM_BASE_URL (any other OpenAI-compatible server), without failover.
+   */
   LLM_PROVIDER: z.enum(['groq', 'openai-compatible']).default('groq'),
   GROQ_API_KEY: z.string().min(1).optional(),
   /** Override of https://api.groq.com (without /openai/v1). */
@@ -139,10 +149,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid media-service environment:\n  ${lines.join('\n  ')}`);
   }
   const c = parsed.data;
-  if (c.LLM_PROVIDER === 'groq' && !c.GROQ_API_KEY) throw new ConfigError('invalid media-service environment:\n  GROQ_API_KEY: required when LLM_PROVIDER=groq');
-  if (c.LLM_PROVIDER === 'openai-compatible' && (!c.LLM_BASE_URL || !c.LLM_API_KEY)) {
-    throw new ConfigError('invalid media-service environment:\n  LLM_BASE_URL, LLM_API_KEY: required when LLM_PROVIDER=openai-compatible');
-  }
+  const problems = chainProblems(c, { llm: c.LLM_PROVIDER === 'groq' });
+  if (c.LLM_PROVIDER === 'openai-compatible' && (!c.LLM_BASE_URL || !c.LLM_API_KEY)) problems.push('LLM_BASE_URL, LLM_API_KEY: required when LLM_PROVIDER=openai-compatible');
+  if (problems.length) throw new ConfigError(`invalid media-service environment:\n  ${problems.join('\n  ')}`);
   const redisUrl = c.REDIS_URL ?? (c.REDIS_HOST ? redisUrlFromParts(c.REDIS_HOST, c.REDIS_PORT ?? 6379, c.REDIS_TLS, c.REDIS_PASSWORD) : undefined);
   if (!redisUrl) throw new ConfigError('invalid media-service environment:\n  REDIS_URL or REDIS_HOST: one is required');
   return Object.freeze({ ...c, redisUrl });

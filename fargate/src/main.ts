@@ -31,6 +31,7 @@ const runtime = await createCallHandler(config, logger, {
   instrumentsFor: observability.instrumentsFor,
   onTranscriptWriteError: (n) => observability.service.transcriptWriteErrors(n),
   onTranscriptQueueOverflow: (n) => observability.service.transcriptQueueOverflow(n),
+  onProviderFailover: (provider, seam) => observability.service.providerFailover(provider, seam),
 }).catch(bootFailed);
 // Single-use stream tokens and live-call heartbeats (with the lost-call sweeper) live in Redis, shared by all tasks.
 const taskStores = await openTaskStores(config, logger).catch(bootFailed);

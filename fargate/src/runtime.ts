@@ -1,24 +1,20 @@
 // The task's call runtime: stores, warm provider pools, the phrase cache and the tools client, built once at boot;
 // `handle` runs one call through runCall().
-import { loadAgents, novaSpeculates, type AgentProfile } from './agents';
+import { loadAgents, type AgentProfile, type Agents } from './agents';
 import { AudioCache } from './call/audio-cache';
+import { createCallProviders, type CallProviders } from './call-providers';
 import { runCall, type CallDeps, type LiveCall } from './call';
 import type { Config } from './config';
 import type { CallInstruments } from './observability/instruments';
 import type { Logger } from './observability/logger';
-import { DEFAULT_STT_REDACTION, deepgramRedactParams } from './privacy/redaction';
-import { createDeepgramStt, type DeepgramConnection, type DeepgramStt } from './providers/deepgram-stt';
-import { createElevenLabsTts, type ElevenLabsTts, type TtsConnection } from './providers/elevenlabs-tts';
-import { createGroqLlm } from './providers/groq-llm';
-import { createOpenAiCompatibleLlm } from './providers/openai-compatible-llm';
-import type { LlmTool } from './providers/types';
-import { WarmPools } from './providers/warm-pool';
+import type { LlmTool, ToolClient } from './providers/types';
 import type { CallObserver } from './observability/observer';
 import type { AcceptedCall } from './telephony/accepted-call';
-import { openStores } from './store/call-recorder';
+import { openStores, type Stores } from './store/call-recorder';
 import { contractFor, toolsFor } from './tools/catalog';
 import { createToolClient } from './tools/tool-client';
-import { ENDPOINTING_PROFILES } from './turn-detector';
+import { OperatorBus } from './operator-bus';
+import type { LiveFeed } from '../../contracts/console';
 import { ConsoleFeed, withLiveFeed } from './observability/console-feed';
 import { createDocumentClient } from './store/dynamo';
 
@@ -49,132 +45,44 @@ export interface CallHandlerOptions {
   onTranscriptWriteError?(count: number): void;
   /** TranscriptQueueOverflow: items the bounded transcript queue had to spool. */
   onTranscriptQueueOverflow?(count: number): void;
+  /** ProviderFailover: a call moved off `provider` to the next provider of `seam`. */
+  onProviderFailover?(provider: string, seam: string): void;
   /** Longest boot wait for the phrase cache and warm sockets; calls still work (slower) if it runs out. @default 10000 */
   warmUpTimeoutMs?: number;
+  /** The operations console's feed for every call of the task. @default none */
+  liveFeed?: LiveFeed;
 }
 
 /**
- * Builds the task's call runtime: stores (Redis session + memory, DynamoDB transcripts), providers (Deepgram STT and
- * ElevenLabs TTS from per-profile warm pools, Groq or an OpenAI-compatible LLM, the tools API client), and the
- * phrase cache warmed with every profile's greeting, fillers and handoff lines. `handle` runs one call.
+ * Builds the task's call runtime: stores (Redis session + memory, DynamoDB transcripts), providers (call-providers.ts:
+ * warm pools and failover chains), the tools API client, and the phrase cache warmed with every profile's greeting,
+ * fillers and handoff lines. `handle` runs one call.
  */
 export async function createCallHandler(config: Config, log: Logger, opts: CallHandlerOptions = {}): Promise<CallRuntime> {
   const stores = await openStores(config, log, { onTranscriptWriteError: opts.onTranscriptWriteError, onTranscriptQueueOverflow: opts.onTranscriptQueueOverflow });
-  const sttPools = new WarmPools<DeepgramConnection>({ size: config.WARM_POOL_SIZE, log });
-  const ttsPools = new WarmPools<TtsConnection>({ size: config.WARM_POOL_SIZE, log });
-
-  const sttByKey = new Map<string, DeepgramStt>();
-  const sttOf = (profile: AgentProfile): DeepgramStt => {
-    const ep = ENDPOINTING_PROFILES[profile.endpointing];
-    const flux = profile.stt.startsWith('flux');
-    const speculate = profile.speculate !== false;
-    const id = `${profile.stt}:${profile.endpointing}:${speculate}`;
-    let stt = sttByKey.get(id);
-    if (!stt) {
-      stt = createDeepgramStt({
-        apiKey: config.DEEPGRAM_API_KEY,
-        url: config.DEEPGRAM_URL,
-        model: profile.stt,
-        // Nova speculation and adaptive turns: Deepgram ends segments at the eager window; the detector holds for the rest.
-        profile: { endpointingMs: novaSpeculates(profile) || ep.adaptive ? ep.eagerEndpointingMs : ep.endpointingMs, utteranceEndMs: ep.utteranceEndMs },
-        flux: { eotThreshold: ep.eotThreshold, ...(flux && speculate ? { eagerEotThreshold: ep.eagerEotThreshold } : {}) },
-        // Card numbers and SSNs are redacted at the source on Nova; Flux only offers `numbers`, which would also hide
-        // order numbers and times, so Flux text is redacted by us before it reaches the LLM.
-        redact: flux ? [] : deepgramRedactParams(DEFAULT_STT_REDACTION),
-        log,
-      });
-      sttByKey.set(id, stt);
-    }
-    return stt;
-  };
-  const ttsByVoice = new Map<string, ElevenLabsTts>();
-  const ttsOf = (voiceId: string): ElevenLabsTts => {
-    let tts = ttsByVoice.get(voiceId);
-    if (!tts) {
-      tts = createElevenLabsTts({ apiKey: config.ELEVENLABS_API_KEY, url: config.ELEVENLABS_URL, voiceId, model: config.ELEVENLABS_MODEL, log });
-      ttsByVoice.set(voiceId, tts);
-    }
-    return tts;
-  };
-  const llm =
-    config.LLM_PROVIDER === 'groq'
-      ? createGroqLlm({ apiKey: config.GROQ_API_KEY!, baseURL: config.GROQ_BASE_URL, log })
-      : createOpenAiCompatibleLlm({ apiKey: config.LLM_API_KEY!, baseURL: config.LLM_BASE_URL!, log });
+  // Console actions: one subscriber connection for the task, a channel per live call (operator-bus.ts).
+  const operators = await OperatorBus.open(config.redisUrl, log);
+  const providers = createCallProviders(config, log, (ev) => {
+    log.warn({ seam: ev.seam, from: ev.from, to: ev.to, reason: ev.reason }, 'provider failover');
+    opts.onProviderFailover?.(ev.from, ev.seam);
+  });
   const tools = createToolClient({ baseUrl: config.TOOLS_URL, auth: config.TOOLS_AUTH, region: config.AWS_REGION, log });
   // Fail at boot, not mid-call, on a bad agent file or a profile naming a tool the catalog does not have.
   const agents = loadAgents({ dir: config.AGENTS_DIR, numbers: config.NUMBER_TO_AGENT, fallback: config.DEFAULT_AGENT });
   for (const p of agents.all()) toolsFor(p.tools);
-  const toolDefsByAgent = new Map<string, LlmTool[]>();
-  const cache = new AudioCache({
-    synth: async (voiceId, text, signal) => ({ audio: await ttsOf(voiceId).synthesizeOnce(text, signal) }),
-    log,
-  });
+  const cache = new AudioCache({ synth: async (voiceId, text, signal) => ({ audio: await providers.synthesizeOnce(voiceId, text, signal) }), log });
 
   // Warm at boot: every profile's phrases, and sockets for the Nova profiles (a Flux socket is kept alive with
   // silence that Deepgram bills as audio, so Flux pools fill on first use instead).
   const profiles = agents.all();
-  for (const p of profiles) {
-    if (!p.stt.startsWith('flux')) {
-      const stt = sttOf(p);
-      sttPools.pool(stt.key, (s) => stt.connect(s));
-    }
-    const tts = ttsOf(p.voiceId);
-    ttsPools.pool(tts.key, (s) => tts.connect(s));
-  }
-  const warmTimeout = opts.warmUpTimeoutMs ?? 10_000;
-  await Promise.race([cache.warm(profiles), sleep(warmTimeout)]);
+  for (const p of profiles) providers.warm(p);
+  await Promise.race([cache.warm(profiles), sleep(opts.warmUpTimeoutMs ?? 10_000)]);
 
-  const liveFeed = consoleFeedFor(config, log);
-  const deps: CallDeps = {
-    config,
-    agents,
-    stt: (profile) => {
-      const stt = sttOf(profile);
-      return {
-        transcribe: (audio, signal) =>
-          (async function* () {
-            const conn = await sttPools.acquire(stt.key, (s) => stt.connect(s));
-            try {
-              yield* conn.transcribe(audio, signal);
-            } finally {
-              conn.close();
-            }
-          })(),
-      };
-    },
-    llm,
-    modelFor: (p) => (p.llm === 'large' ? config.LLM_MODEL_LARGE : config.LLM_MODEL_SMALL),
-    // gpt-oss reasons before it speaks; at reasoning_effort "low" ~150 tokens a turn (numbers.md cost model D).
-    hiddenReasoningTokens: (p) => (/gpt-oss/.test(p.llm === 'large' ? config.LLM_MODEL_LARGE : config.LLM_MODEL_SMALL) ? 150 : 0),
-    openTts: (voiceId) => {
-      const t = ttsOf(voiceId);
-      const conn = ttsPools.acquire(t.key, (s) => t.connect(s));
-      conn.catch(() => undefined);
-      return {
-        tts: {
-          synthesize: (text, signal) =>
-            (async function* () {
-              yield* (await conn).synthesize(text, signal);
-            })(),
-        },
-        close: () => void conn.then((c) => c.close(), () => undefined),
-      };
-    },
-    tools,
-    toolDefs: (names) => {
-      const key = names.join(',');
-      let defs = toolDefsByAgent.get(key);
-      if (!defs) toolDefsByAgent.set(key, (defs = toolsFor(names)));
-      return defs;
-    },
-    latencyClass: (name) => contractFor(name)?.latencyClass ?? 'slow',
-    cache,
-    stores,
-    observerFor: opts.observerFor,
-    instrumentsFor: liveFeed && opts.instrumentsFor ? withLiveFeed(opts.instrumentsFor, liveFeed) : opts.instrumentsFor,
-    liveFeed,
-  };
-
+  // The operations console feed: the given one (tests), else PostToConnection when CONSOLE_MANAGEMENT_ENDPOINT is set.
+  const ownFeed = opts.liveFeed ? undefined : consoleFeedFor(config, log);
+  const liveFeed = opts.liveFeed ?? ownFeed;
+  const instrumentsFor = liveFeed && opts.instrumentsFor ? withLiveFeed(opts.instrumentsFor, liveFeed) : opts.instrumentsFor;
+  const deps = callDeps(config, { agents, providers, tools, cache, stores, operators, opts: { ...opts, liveFeed, instrumentsFor } });
   const live = new Set<LiveCall>();
   return {
     async handle(call) {
@@ -191,12 +99,45 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
       return { migrated: results.filter(Boolean).length, stayed: results.filter((r) => !r).length };
     },
     async close() {
-      sttPools.close();
-      ttsPools.close();
+      providers.close();
       tools.close();
-      await liveFeed?.close();
+      await operators.close();
+      await ownFeed?.close();
       await stores.close();
     },
+  };
+}
+
+/** The per-call dependencies every call of the task shares. */
+function callDeps(
+  config: Config,
+  t: { agents: Agents; providers: CallProviders; tools: ToolClient & { close(): void }; cache: AudioCache; stores: Stores; operators: OperatorBus; opts: CallHandlerOptions },
+): CallDeps {
+  const toolDefsByAgent = new Map<string, LlmTool[]>();
+  const modelOf = (p: AgentProfile) => (p.llm === 'large' ? config.LLM_MODEL_LARGE : config.LLM_MODEL_SMALL);
+  return {
+    config,
+    agents: t.agents,
+    stt: t.providers.stt,
+    llm: t.providers.llm,
+    modelFor: modelOf,
+    // gpt-oss reasons before it speaks; at reasoning_effort "low" ~150 tokens a turn (numbers.md cost model D).
+    hiddenReasoningTokens: (p) => (/gpt-oss/.test(modelOf(p)) ? 150 : 0),
+    openTts: t.providers.openTts,
+    tools: t.tools,
+    toolDefs: (names) => {
+      const key = names.join(',');
+      let defs = toolDefsByAgent.get(key);
+      if (!defs) toolDefsByAgent.set(key, (defs = toolsFor(names)));
+      return defs;
+    },
+    latencyClass: (name) => contractFor(name)?.latencyClass ?? 'slow',
+    cache: t.cache,
+    stores: t.stores,
+    observerFor: t.opts.observerFor,
+    instrumentsFor: t.opts.instrumentsFor,
+    operators: t.operators,
+    liveFeed: t.opts.liveFeed,
   };
 }
 

@@ -3,10 +3,13 @@ import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { BACKUP_SECRETS, type BackupWithSecret } from '../../contracts/providers';
 
 export interface AppSecretsProps {
   readonly key: kms.IKey;
   readonly removalPolicy: RemovalPolicy;
+  /** Backup providers the stage lists that need an account of their own (contracts/providers.ts). @default none */
+  readonly backups?: readonly BackupWithSecret[];
 }
 
 /**
@@ -20,6 +23,8 @@ export class AppSecrets extends Construct {
   readonly deepgram: secretsmanager.Secret;
   readonly groq: secretsmanager.Secret;
   readonly elevenlabs: secretsmanager.Secret;
+  /** One secret per listed backup provider (AssemblyAI key, Google service-account JSON, Fireworks, Together). */
+  readonly backups: Partial<Record<BackupWithSecret, secretsmanager.Secret>> = {};
   /** Shared secret Vapi sends in `x-vapi-secret`; checked by the Vapi authorizer. */
   readonly vapi: secretsmanager.Secret;
   /** HMAC key of the short-lived stream token (TwiML <Parameter> → WebSocket start). */
@@ -53,6 +58,13 @@ export class AppSecrets extends Construct {
     this.deepgram = make('Deepgram', 'Deepgram API key — set after deploy', { excludePunctuation: true }, vendorKey('Deepgram'));
     this.groq = make('Groq', 'Groq API key — set after deploy', { excludePunctuation: true }, vendorKey('Groq'));
     this.elevenlabs = make('ElevenLabs', 'ElevenLabs API key — set after deploy', { excludePunctuation: true }, vendorKey('ElevenLabs'));
+    for (const name of props.backups ?? []) {
+      const b = BACKUP_SECRETS[name];
+      // The Google placeholder is service-account-shaped JSON, so the task boots (and Google fails over) until it is filled.
+      const generate: secretsmanager.SecretStringGenerator =
+        name === 'google' ? { secretStringTemplate: JSON.stringify({ client_email: 'set-me@example.invalid' }), generateStringKey: 'private_key', excludePunctuation: true } : { excludePunctuation: true };
+      this.backups[name] = make(b.secret, `${b.secret} credentials for the ${b.seam.toUpperCase()} failover backup (${b.env}) — set after deploy`, generate, vendorKey(b.secret));
+    }
     this.vapi = make(
       'Vapi',
       'Shared secret Vapi sends in x-vapi-secret — copy it into the Vapi tool server settings',

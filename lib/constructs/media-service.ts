@@ -1,4 +1,5 @@
 // The media service: Fargate (arm64) behind an ALB, draining, autoscaling on active calls, least-privilege roles.
+import { BACKUP_SECRETS, backupsWithSecrets, type BackupWithSecret } from '../../contracts/providers';
 import * as path from 'node:path';
 import { Duration, Fn, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -61,6 +62,15 @@ export interface MediaSecrets {
   readonly streamTokenKey: secretsmanager.ISecret;
   readonly callerHashKey: secretsmanager.ISecret;
   readonly redisAuth: secretsmanager.ISecret;
+  /** The stage's backup providers' secrets (contracts/providers.ts BACKUP_SECRETS). */
+  readonly backups?: Partial<Record<BackupWithSecret, secretsmanager.ISecret>>;
+}
+
+/** What the media service needs of the operations console: where to PostToConnection, whom, and the grants. */
+export interface ConsolePublishing {
+  readonly managementEndpoint: string;
+  readonly connections: dynamodb.ITable;
+  grantPublish(role: iam.Role): void;
 }
 
 export interface MediaServiceProps {
@@ -80,6 +90,8 @@ export interface MediaServiceProps {
   /** Encrypts the secrets (the execution role decrypts through Secrets Manager). */
   readonly secretsKey: kms.IKey;
   readonly accessLogsBucket: s3.IBucket;
+  /** The operations console the calls publish to (lib/constructs/operations-console.ts); none when absent. */
+  readonly console?: ConsolePublishing;
   /** The repository root: the Docker build context (fargate/Dockerfile). */
   readonly projectRoot: string;
   readonly removalPolicy: RemovalPolicy;
@@ -151,9 +163,12 @@ export class MediaService extends Construct {
     this.publicUrl = secure ? `https://${stage.domainName}` : `http://${this.loadBalancer.loadBalancerDnsName}`;
     // Re-import the secrets by ARN so ECS's automatic grant lands on the execution role only; granting through the
     // owned Secret would also edit the key in DataStack and make DataStack depend on this stack (a cycle).
-    const s = Object.fromEntries(
-      Object.entries(props.secrets).map(([k, secret]) => [k, secretsmanager.Secret.fromSecretAttributes(this, `Secret-${k}`, { secretCompleteArn: secret.secretArn })]),
-    ) as unknown as MediaSecrets;
+    const byArn = (k: string, secret: secretsmanager.ISecret) => secretsmanager.Secret.fromSecretAttributes(this, `Secret-${k}`, { secretCompleteArn: secret.secretArn });
+    const { backups, ...primaries } = props.secrets;
+    const s = {
+      ...Object.fromEntries(Object.entries(primaries).map(([k, secret]) => [k, byArn(k, secret)])),
+      backups: Object.fromEntries(Object.entries(backups ?? {}).map(([k, secret]) => [k, byArn(`backup-${k}`, secret)])),
+    } as unknown as MediaSecrets;
     const container = this.taskDefinition.addContainer('media', {
       image: ecs.ContainerImage.fromAsset(props.projectRoot, {
         file: path.join('fargate', 'Dockerfile'),
@@ -181,6 +196,10 @@ export class MediaService extends Construct {
         DRAIN_SECONDS: String(STOP_TIMEOUT_SECONDS - 10),
         TRANSFER_NUMBER: stage.transferNumber,
         LLM_PROVIDER: 'groq',
+        STT_PROVIDERS: stage.providers.stt.join(','),
+        LLM_PROVIDERS: stage.providers.llm.join(','),
+        TTS_PROVIDERS: stage.providers.tts.join(','),
+        ...(stage.numberToAgent ? { NUMBER_TO_AGENT: JSON.stringify(stage.numberToAgent) } : {}),
         LLM_MODEL_SMALL: stage.llm.modelSmall,
         LLM_MODEL_LARGE: stage.llm.modelLarge,
         TOOLS_URL: props.toolsUrl,
@@ -193,6 +212,9 @@ export class MediaService extends Construct {
         TRANSCRIPT_RETENTION_DAYS: String(stage.transcriptRetentionDays),
         COST_CAP_USD: String(stage.costCapUsd),
         PRICES_JSON: JSON.stringify(stage.prices),
+        ...(props.console
+          ? { CONSOLE_MANAGEMENT_ENDPOINT: props.console.managementEndpoint, CONSOLE_CONNECTIONS_TABLE: props.console.connections.tableName }
+          : {}),
       },
       secrets: {
         TWILIO_ACCOUNT_SID: ecs.Secret.fromSecretsManager(s.twilio, 'accountSid'),
@@ -203,6 +225,7 @@ export class MediaService extends Construct {
         STREAM_TOKEN_KEY: ecs.Secret.fromSecretsManager(s.streamTokenKey),
         CALLER_HASH_KEY: ecs.Secret.fromSecretsManager(s.callerHashKey),
         REDIS_PASSWORD: ecs.Secret.fromSecretsManager(s.redisAuth),
+        ...backupSecrets(stage, s),
       },
     });
     Validations.of(this.taskDefinition).acknowledge({
@@ -301,6 +324,7 @@ export class MediaService extends Construct {
     const kmsStatement = dynamoKmsStatement(props.transcriptsKey, region);
     kmsStatement.sid = 'TranscriptsKey';
     taskRole.addToPolicy(kmsStatement);
+    props.console?.grantPublish(taskRole);
     const taskArns = this.cluster.arnForTasks('*');
     taskRole.addToPolicy(
       new iam.PolicyStatement({ sid: 'ScaleInProtection', actions: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'], resources: [taskArns] }),
@@ -418,4 +442,15 @@ function iamFindingResource(cluster: ecs.Cluster): string {
   // With @aws-cdk/core:enablePartitionLiterals (cdk.json) the partition is a literal, otherwise a reference.
   const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
   return `arn:${partition}:ecs:${stack.region}:${stack.account}:task/<${clusterId}>/*`;
+}
+
+/** ECS secrets for the stage's backup providers; a listed backup without its secret is a synth error, not a boot loop. */
+function backupSecrets(stage: StageConfig, s: MediaSecrets): Record<string, ecs.Secret> {
+  const out: Record<string, ecs.Secret> = {};
+  for (const name of backupsWithSecrets(stage.providers)) {
+    const secret = s.backups?.[name];
+    if (!secret) throw new Error(`stage ${stage.name} lists ${name} but no ${BACKUP_SECRETS[name].secret} secret was passed to the media service`);
+    out[BACKUP_SECRETS[name].env] = ecs.Secret.fromSecretsManager(secret);
+  }
+  return out;
 }

@@ -86,6 +86,10 @@ export class Observability extends Construct {
       period: FIVE_MIN,
       label: 'Provider errors (all providers)',
     });
+    // ProviderFailover carries Provider (the one that failed) and Seam: one series for the alarm, one per pair on the dashboard.
+    const failoverQuery = `SELECT SUM(${M.ProviderFailover}) FROM SCHEMA("${METRIC_NAMESPACE}", Provider, Seam, Stage) WHERE Stage = '${s}'`;
+    const providerFailovers = new cloudwatch.MathExpression({ expression: failoverQuery, usingMetrics: {}, period: FIVE_MIN, label: 'Failovers to a backup provider' });
+    const failoversByProvider = new cloudwatch.MathExpression({ expression: `${failoverQuery} GROUP BY Seam, Provider`, usingMetrics: {}, period: FIVE_MIN });
     const failures = [M.CallsFailed, M.TranscriptWriteErrors, M.TranscriptQueueOverflow].map((n) => metric(n, s, { statistic: cloudwatch.Stats.SUM, period: FIVE_MIN }));
 
     // --- Alarms ----------------------------------------------------------------------------------------------
@@ -134,6 +138,14 @@ export class Observability extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: `At least ${stage.alarms.providerErrorsPer5Min} provider errors in 5 minutes`,
+    });
+    alarm('ProviderFailover', {
+      metric: providerFailovers,
+      threshold: stage.alarms.providerFailoversPer5Min,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `At least ${stage.alarms.providerFailoversPer5Min} calls moved to a backup provider in 5 minutes: a primary is failing (dashboard: Failovers by seam and provider)`,
     });
     // Every task reports ActiveCalls each minute, even at zero: no data means the tasks (or their metrics) are gone.
     alarm('ActiveCallsMissing', {
@@ -208,6 +220,12 @@ export class Observability extends Construct {
           graph('Tool handler time p95, inside the Lambda (ms)', toolHandlerP95),
         ],
         [graph('Errors', [providerErrors, ...failures, elb5xx, target5xx], { width: 24 })],
+        [
+          graph('Failovers by seam and provider (the provider that failed)', [failoversByProvider], {
+            width: 24,
+            leftAnnotations: [{ value: stage.alarms.providerFailoversPer5Min, label: 'alarm (all providers)', color: cloudwatch.Color.RED }],
+          }),
+        ],
         [
           graph(
             'Lambda errors and throttles',

@@ -10,12 +10,27 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { METRIC_NAMESPACE } from '../../fargate/src/observability/metric-names';
 import { provisionedConcurrencyFor, type StageConfig } from '../config';
+
+/** The bundle every Lambda of the stack is built as (tools and console handlers). */
+export const LAMBDA_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  // The Node 22 runtime ships AWS SDK v3: leaving it out keeps each bundle small (the
+  // `npm run bench:tools` figures are for exactly this bundle shape).
+  externalModules: ['@aws-sdk/*'],
+  // Some CommonJS dependencies call require(); give the ESM bundle one.
+  banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+};
 
 /** A tool found on disk: `lambdas/tools/<dir>/handler.ts`, routed as `POST /tools/<name>`. */
 export interface DiscoveredTool {
@@ -222,19 +237,7 @@ export class ToolsApi extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...env,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        // The Node 22 runtime ships AWS SDK v3: leaving it out keeps each bundle small (the
-        // `npm run bench:tools` figures are for exactly this bundle shape).
-        externalModules: ['@aws-sdk/*'],
-        // Some CommonJS dependencies call require(); give the ESM bundle one.
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
+      bundling: LAMBDA_BUNDLING,
     });
     this.grantSecretRead(fn, redis.authSecret);
     acknowledgeLambdaBaseline(fn);
@@ -296,7 +299,7 @@ export function dynamoKmsStatement(key: kms.IKey, region: string): iam.PolicySta
 }
 
 /** The cdk-nag findings every VPC Lambda of this stack shares, each with its reason. */
-function acknowledgeLambdaBaseline(fn: NodejsFunction): void {
+export function acknowledgeLambdaBaseline(fn: NodejsFunction): void {
   const v = Validations.of(fn);
   v.acknowledge({
     id: 'AwsSolutions-L1',

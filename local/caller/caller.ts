@@ -233,8 +233,9 @@ class SimulatedCall {
       const m = this.migrations.at(-1);
       if (m?.reconnectedAt !== undefined && m.gapMs === undefined) m.gapMs = at - m.agentQuietSince;
       if (this.spurtStart === undefined || at - this.lastAgentSpeechEnd >= this.o.quietMs) this.spurtStart = at;
-      this.lastAgentSpeechEnd = at + durationMs;
       const turn = this.turn;
+      if (turn.firstAgentAudioAt !== undefined && at > this.lastAgentSpeechEnd) turn.longestPauseMs = Math.max(turn.longestPauseMs ?? 0, at - this.lastAgentSpeechEnd);
+      this.lastAgentSpeechEnd = at + durationMs;
       if (!turn.inputDone || at < (turn.inputEndedAt ?? turn.startedAt)) return;
       turn.agentAnswered = true;
       if (turn.firstAgentAudioAt === undefined && turn.inputEndedAt !== undefined && turn.quietSinceInput) {

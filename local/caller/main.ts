@@ -1,4 +1,5 @@
 // `npm run call`: one simulated Twilio call into any Media Streams server (local or deployed), printed as a table or JSON.
+import '../node-support';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { placeCall } from './caller';

@@ -41,6 +41,8 @@ export interface TurnReport {
   heard: string;
   /** ms of agent audio played during the turn. */
   agentAudioMs: number;
+  /** Longest silence between two pieces of agent speech after the answer began (a provider switch mid-reply shows here). */
+  longestPauseMs?: number;
   /** False when a step of this turn failed (e.g. the agent never answered). */
   ok: boolean;
   error?: string;

@@ -1,4 +1,5 @@
 // `npm run emulators`: starts the four provider emulators on their default ports, loads a scenario, prints URLs and env.
+import '../node-support';
 import { parseArgs } from 'node:util';
 import { loadScenario, type Scenario } from '../scenarios/scenario';
 import { DEFAULT_PORTS, emulatorEnv, LOCAL_TWILIO, startEmulators, type EmulatorsOptions } from './index';

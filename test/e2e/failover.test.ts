@@ -1,5 +1,4 @@
 // E2E failover: per seam, the primary provider dies mid-call and the booking completes on the backup with no apology heard.
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { localAgents } from '../../local/agents';
 import { loadScenario, scriptOf } from '../../local/scenarios/scenario';
@@ -10,14 +9,6 @@ import { startLlmEmulator } from '../../local/emulators/llm';
 import { checkExpect, toolCallsSeen, type LocalStack } from '../../local/stack';
 import type { CallReport } from '../../local/caller/caller';
 import { call, settled, stackFor } from './helpers';
-
-/*
- * Needs the chains wired into the call handler (not done on this branch): createCallHandler builds its STT, LLM and
- * TTS seams with providers/chain-config.ts (sttChain/llmChain/ttsChain from parseChainConfig(env), one Breakers per
- * task, onFailover → the ProviderFailover metric), and loadConfig passes the chain variables through. Until call.ts
- * imports chain-config these tests are skipped; they then run as they are.
- */
-const wired = readFileSync(new URL('../../fargate/src/call.ts', import.meta.url), 'utf8').includes('chain-config');
 
 const booking = loadScenario('booking');
 const apology = localAgents().resolve('booking').apologyLine.toLowerCase();
@@ -35,16 +26,42 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
   }
 }
 
-/** The booking completed, nothing apologised, and the longest answer gap is printed for the note. */
-function expectBooked(seam: string, stack: LocalStack, report: CallReport): void {
+/** The ProviderFailover EMF datapoints the stack emitted, as "provider/seam". */
+function failovers(stack: LocalStack): string[] {
+  return stack.emf
+    .map((l) => JSON.parse(l) as { ProviderFailover?: number; Provider?: string; Seam?: string })
+    .filter((d) => d.ProviderFailover !== undefined)
+    .map((d) => `${d.Provider}/${d.Seam}`);
+}
+
+/** The booking completed, nothing apologised, the move was counted, and the longest answer gap is printed for the note. */
+function expectBooked(seam: string, from: string, stack: LocalStack, report: CallReport): void {
+  expect(failovers(stack)).toContain(`${from}/${seam}`);
   expect(checkExpect(booking, report, toolCallsSeen(stack))).toEqual([]);
   expect(report.heard).toContain("you're booked for a haircut tomorrow at 10 am");
   expect(report.heard).not.toContain(apology.replace(/[.]$/, ''));
-  const gaps = report.turns.map((t) => t.voiceToVoiceMs ?? 0);
-  console.log(`[failover e2e] ${seam}: longest voice-to-voice gap ${Math.max(...gaps)} ms (turns: ${gaps.join(', ')})`);
+  const v2v = report.turns.map((t) => Math.round(t.voiceToVoiceMs ?? 0));
+  const pauses = report.turns.map((t) => Math.round(t.longestPauseMs ?? 0));
+  console.log(`[failover e2e] ${seam}: voice-to-voice per turn ${v2v.join(', ')} ms; longest pause inside a reply per turn ${pauses.join(', ')} ms`);
 }
 
-describe.skipIf(!wired)('a call that loses a provider mid-call', () => {
+describe('a call that loses a provider mid-call', () => {
+  it('STT: the Deepgram service goes down after the first turn; AssemblyAI hears the rest and the booking completes', async () => {
+    const tlsBefore = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the AssemblyAI emulator's self-signed certificate (tests only)
+    closers.push(async () => void (tlsBefore === undefined ? delete process.env.NODE_TLS_REJECT_UNAUTHORIZED : (process.env.NODE_TLS_REJECT_UNAUTHORIZED = tlsBefore)));
+    const aai = await startAssemblyAiEmulator({ script: scriptOf(booking).slice(1) });
+    closers.push(() => aai.close());
+    const stack = await stackFor(booking, { env: { STT_PROVIDERS: 'deepgram,assemblyai', ASSEMBLYAI_API_KEY: 'local', ASSEMBLYAI_URL: aai.wsUrl } });
+    closers.push(() => stack.close());
+    const placed = call(stack, booking);
+    await until('the first turn reached the LLM', () => stack.emulators.llm.requests.length >= 1);
+    await stack.emulators.deepgram.close(); // every Deepgram socket dies and new connects are refused
+    const report = await placed;
+    await settled(stack, report.callSid);
+    expectBooked('stt', 'deepgram', stack, report);
+  }, 120_000);
+
   it('STT: AssemblyAI dies after the first turn; Google hears the rest and the booking completes', async () => {
     // The in-process media service must trust the emulator's self-signed certificate (the SDK speaks only wss).
     const tlsBefore = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
@@ -63,7 +80,7 @@ describe.skipIf(!wired)('a call that loses a provider mid-call', () => {
     aai.dropConnections();
     const report = await placed;
     await settled(stack, report.callSid);
-    expectBooked('stt', stack, report);
+    expectBooked('stt', 'assemblyai', stack, report);
   }, 120_000);
 
   it('LLM: Groq answers 503 from the second turn on; Fireworks finishes the booking', async () => {
@@ -79,7 +96,7 @@ describe.skipIf(!wired)('a call that loses a provider mid-call', () => {
     const report = await placed;
     await settled(stack, report.callSid);
     expect(fireworks.requests.length).toBeGreaterThan(0);
-    expectBooked('llm', stack, report);
+    expectBooked('llm', 'groq', stack, report);
   }, 120_000);
 
   it('TTS: ElevenLabs dies while speaking a reply; Deepgram Aura-2 speaks from the next clause on', async () => {
@@ -93,6 +110,6 @@ describe.skipIf(!wired)('a call that loses a provider mid-call', () => {
     const report = await placed;
     await settled(stack, report.callSid);
     expect(aura.generations.length).toBeGreaterThan(0);
-    expectBooked('tts', stack, report);
+    expectBooked('tts', 'elevenlabs', stack, report);
   }, 120_000);
 });

@@ -49,9 +49,21 @@ describe('loadConfig', () => {
   });
 
   it('requires the key of the chosen LLM provider', () => {
-    expect(failure({ GROQ_API_KEY: undefined })).toContain('GROQ_API_KEY: required when LLM_PROVIDER=groq');
+    expect(failure({ GROQ_API_KEY: undefined })).toContain('GROQ_API_KEY: required when LLM_PROVIDERS lists groq');
     expect(failure({ LLM_PROVIDER: 'openai-compatible' })).toContain('LLM_BASE_URL, LLM_API_KEY');
     expect(failure({ LLM_PROVIDER: 'anthropic' })).toContain('LLM_PROVIDER');
+  });
+
+  it('reads the provider chains and requires the key of every listed backup', () => {
+    expect(load({ STT_PROVIDERS: 'deepgram,assemblyai', ASSEMBLYAI_API_KEY: 'aai', LLM_PROVIDERS: 'groq,fireworks', FIREWORKS_API_KEY: 'fw' })).toMatchObject({
+      STT_PROVIDERS: ['deepgram', 'assemblyai'], LLM_PROVIDERS: ['groq', 'fireworks'], TTS_PROVIDERS: ['elevenlabs'],
+    });
+    const f = failure({ STT_PROVIDERS: 'deepgram,assemblyai', TTS_PROVIDERS: 'elevenlabs,deepgram', LLM_PROVIDERS: 'groq,together' });
+    expect(f).toContain('ASSEMBLYAI_API_KEY: required when STT_PROVIDERS lists assemblyai');
+    expect(f).toContain('TOGETHER_API_KEY: required when LLM_PROVIDERS lists together');
+    expect(f).not.toContain('DEEPGRAM_API_KEY'); // the TTS backup shares the STT account's key, which is set
+    // One OpenAI-compatible endpoint replaces the LLM chain, so the chain's Groq key is not asked for.
+    expect(load({ LLM_PROVIDER: 'openai-compatible', LLM_BASE_URL: 'https://llm.example.test/v1', LLM_API_KEY: 'k', GROQ_API_KEY: undefined }).LLM_PROVIDER).toBe('openai-compatible');
   });
 
   it('builds the Redis URL from AWS-style parts when REDIS_URL is absent, and needs one of them', () => {

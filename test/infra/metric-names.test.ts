@@ -50,6 +50,7 @@ function mediaServiceNames(): Set<string> {
   });
   inst.observer.end(SUMMARY);
   inst.providerError('stt');
+  obs.service.providerFailover('deepgram', 'stt');
   obs.service.transcriptWriteErrors(1);
   obs.service.transcriptQueueOverflow(1);
   obs.service.reportActiveCalls();
@@ -131,7 +132,7 @@ describe('metric names: code ⇄ catalog ⇄ alarms and dashboard', () => {
 
   it('emits every catalog metric (no dead names) and the dashboard/alarms cover the ARCHITECTURE §6 headline metrics', () => {
     expect(sorted([...catalog].filter((n) => !emitted.has(n)))).toEqual([]);
-    for (const n of ['VoiceToVoice', 'ToolRoundTrip', 'ToolHandlerTime', 'TranscriptQueueOverflow', 'CostPerCall', 'ProviderErrors', 'ActiveCalls', 'CallsFailed', 'TranscriptWriteErrors']) expect(infra.names).toContain(n);
+    for (const n of ['VoiceToVoice', 'ToolRoundTrip', 'ToolHandlerTime', 'TranscriptQueueOverflow', 'CostPerCall', 'ProviderErrors', 'ProviderFailover', 'ActiveCalls', 'CallsFailed', 'TranscriptWriteErrors']) expect(infra.names).toContain(n);
   });
 
   it('alarms in the unit the emitters write (CloudWatch matches units exactly)', () => {

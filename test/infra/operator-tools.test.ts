@@ -167,6 +167,15 @@ describe('secrets', () => {
     expect(() => secretStrings({ twilio: { accountSid: 'nope', authToken: 'x' } })).toThrow('twilio.accountSid must be AC followed by 32 hex digits');
     expect(() => secretStrings({ groq: 'has a space in it ok' })).toThrow(/^groq must be/);
     expect(() => secretStrings({ openai: 'x' })).toThrow(/unknown secret "openai"/);
+    expect(() => secretStrings({ google: '{"client_email":"a@b.c"}' })).toThrow('google must be service-account JSON with client_email and private_key');
+  });
+
+  it('accepts the backup providers\' secrets: API keys, and Google service-account JSON as an object or a string', () => {
+    const sa = { client_email: 'stt@project.iam.gserviceaccount.com', private_key: '-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n' };
+    expect(secretStrings({ assemblyai: 'aai-key-0123456789abcdef', fireworks: 'fw_0123456789abcdef', google: sa })).toEqual({
+      assemblyai: 'aai-key-0123456789abcdef', fireworks: 'fw_0123456789abcdef', google: JSON.stringify(sa),
+    });
+    expect(secretStrings({ google: JSON.stringify(sa) }).google).toBe(JSON.stringify(sa));
   });
 });
 

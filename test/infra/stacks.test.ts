@@ -1,4 +1,5 @@
 // Pins the synthesized dev and prod stacks: security settings, draining, scaling, alarms, routes, env, cdk-nag.
+import { BACKUP_SECRETS, backupsWithSecrets } from '../../contracts/providers';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
@@ -29,6 +30,12 @@ function statementsOfRole(s: Synthesized, roleId: string): Record<string, any>[]
 
 const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
+/** The tools API's Lambdas (the console's are pinned in operations-console.test.ts; CDK's custom-resource ones are not ours). */
+function toolsFunctions(s: Synthesized): [string, Record<string, any>][] {
+  const ids = new Set(s.service.toolsApi.functions.map((f) => logicalId(f)));
+  return resourcesOf(s.serviceTemplate, 'AWS::Lambda::Function').filter(([id]) => ids.has(id));
+}
+
 describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
   const stage = stages[name];
   const s = () => synthesized[name];
@@ -39,7 +46,11 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
 
   it('routes one IAM-authorized POST /tools/{name} per tool directory, plus the authorized Vapi route, and nothing anonymous', () => {
     expect(toolsOnDisk.length).toBeGreaterThan(0);
-    const routes = resourcesOf(s().serviceTemplate, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    // The tools HTTP API's routes (the console WebSocket API is pinned in operations-console.test.ts).
+    const toolsApiId = logicalId(s().service.toolsApi.api);
+    const routes = resourcesOf(s().serviceTemplate, 'AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties)
+      .filter((r) => JSON.stringify(r.ApiId) === JSON.stringify({ Ref: toolsApiId }));
     for (const route of routes) expect(['AWS_IAM', 'CUSTOM']).toContain(route.AuthorizationType);
     const toolRoutes = routes.filter((r) => String(r.RouteKey).startsWith('POST /tools/'));
     expect(toolRoutes.map((r) => r.RouteKey).sort()).toEqual(toolsOnDisk.map((t) => `POST /tools/${t.name}`).sort());
@@ -68,7 +79,7 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
   });
 
   it('runs every Lambda on Node 22 arm64 inside the VPC with the contract environment', () => {
-    const fns = resourcesOf(s().serviceTemplate, 'AWS::Lambda::Function').map(([, r]) => r.Properties);
+    const fns = toolsFunctions(s()).map(([, r]) => r.Properties);
     expect(fns).toHaveLength(toolsOnDisk.length + 3);
     for (const fn of fns) {
       expect(fn.Runtime).toBe('nodejs22.x');
@@ -82,6 +93,14 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     for (const t of toolsOnDisk) expect(Object.keys(byService(`tool-${t.dir}`))).toEqual(expect.arrayContaining(['BUSINESS_TABLE', 'IDEMPOTENCY_TABLE']));
     expect(byService('vapi-authorizer').VAPI_SECRET_ARN).toBeDefined();
     expect(Object.keys(byService('privacy'))).toEqual(expect.arrayContaining(['TRANSCRIPTS_TABLE', 'CALLER_HASH_KEY_SECRET_ARN']));
+  });
+
+  it('creates a secret, with its ARN as an output, for each backup provider the stage lists and none for the others', () => {
+    const outputs = Object.keys(s().dataTemplate.toJSON().Outputs ?? {});
+    for (const [backup, b] of Object.entries(BACKUP_SECRETS)) {
+      const listed = backupsWithSecrets(stage.providers).includes(backup as keyof typeof BACKUP_SECRETS);
+      expect(outputs.some((o) => o.startsWith(`${b.secret}SecretArn`)), backup).toBe(listed);
+    }
   });
 
   it('builds Redis as a multi-AZ replication group with failover, TLS, AUTH from Secrets Manager, encryption at rest, on a non-default port', () => {
@@ -144,12 +163,13 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     const redisIngress = resourcesOf(t, 'AWS::EC2::SecurityGroupIngress')
       .map(([, r]) => r.Properties)
       .filter((i) => JSON.stringify(i.GroupId).includes(redisSgExport));
-    expect(redisIngress.map((i) => i.FromPort)).toEqual([6380, 6380]);
+    expect(redisIngress.map((i) => i.FromPort)).toEqual([6380, 6380, 6380]);
+    const consoleSg = logicalId(s().service.operationsConsole.securityGroup);
     expect(redisIngress.map((i) => JSON.stringify(i.SourceSecurityGroupId)).sort()).toEqual(
-      [toolsSg, logicalId(s().service.media.service.connections.securityGroups[0])].map((id) => JSON.stringify({ 'Fn::GetAtt': [id, 'GroupId'] })).sort(),
+      [toolsSg, consoleSg, logicalId(s().service.media.service.connections.securityGroups[0])].map((id) => JSON.stringify({ 'Fn::GetAtt': [id, 'GroupId'] })).sort(),
     );
-    // The functions sit in the isolated data subnets (no NAT route), where 0.0.0.0/0:443 only reaches VPC endpoints.
-    for (const [, fn] of resourcesOf(t, 'AWS::Lambda::Function')) {
+    // The tool functions sit in the isolated data subnets (no NAT route), where 0.0.0.0/0:443 only reaches VPC endpoints.
+    for (const [, fn] of toolsFunctions(s())) {
       for (const subnet of fn.Properties.VpcConfig.SubnetIds) expect(JSON.stringify(subnet)).toContain('dataSubnet');
     }
   });
@@ -173,7 +193,10 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     const media = s().service.media;
     const statements = statementsOfRole(s(), logicalId(media.taskDefinition.taskRole));
     const bySid = Object.fromEntries(statements.map((st) => [st.Sid, st]));
-    expect(Object.keys(bySid).sort()).toEqual(['InvokeTools', 'ReadCallerHistory', 'ScaleInProtection', 'TranscriptsKey', 'WriteTranscripts']);
+    // The console grants (ConsoleConnections, ConsoleConnectionsKey, PublishToConsoles) are pinned in operations-console.test.ts.
+    expect(Object.keys(bySid).sort()).toEqual([
+      'ConsoleConnections', 'ConsoleConnectionsKey', 'InvokeTools', 'PublishToConsoles', 'ReadCallerHistory', 'ScaleInProtection', 'TranscriptsKey', 'WriteTranscripts',
+    ]);
     for (const st of statements) {
       expect(st.Effect).toBe('Allow');
       expect(asArray(st.Resource)).not.toContain('*');
@@ -199,9 +222,11 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     const [container] = taskDef.Properties.ContainerDefinitions;
     const env = Object.fromEntries((container.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
     const secrets = (container.Secrets as { Name: string }[]).map((x) => x.Name).sort();
+    const backups = backupsWithSecrets(stage.providers).map((b) => BACKUP_SECRETS[b].env);
     expect(secrets).toEqual(
-      ['CALLER_HASH_KEY', 'DEEPGRAM_API_KEY', 'ELEVENLABS_API_KEY', 'GROQ_API_KEY', 'REDIS_PASSWORD', 'STREAM_TOKEN_KEY', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'].sort(),
+      ['CALLER_HASH_KEY', 'DEEPGRAM_API_KEY', 'ELEVENLABS_API_KEY', 'GROQ_API_KEY', 'REDIS_PASSWORD', 'STREAM_TOKEN_KEY', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', ...backups].sort(),
     );
+    expect(env).toMatchObject({ STT_PROVIDERS: stage.providers.stt.join(','), LLM_PROVIDERS: stage.providers.llm.join(','), TTS_PROVIDERS: stage.providers.tts.join(',') });
     // No credential also appears as plain text.
     for (const name of secrets) expect(env[name]).toBeUndefined();
     // Every variable fargate/src/config.ts requires (no default, not optional) is provided one way or the other.
@@ -237,6 +262,8 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
       TOOLS_URL: 'https://abc123.execute-api.us-east-1.amazonaws.com',
       REDIS_HOST: 'master.voice-agent.cache.amazonaws.com',
       TRANSCRIPTS_TABLE: 'VoiceAgent-Transcripts',
+      CONSOLE_MANAGEMENT_ENDPOINT: 'https://ws123.execute-api.us-east-1.amazonaws.com/dev',
+      CONSOLE_CONNECTIONS_TABLE: 'VoiceAgent-ConsoleConnections',
     };
     const env: Record<string, string> = {};
     for (const { Name, Value } of container.Environment as { Name: string; Value: unknown }[]) {
@@ -252,9 +279,14 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
       STREAM_TOKEN_KEY: 'k'.repeat(64),
       CALLER_HASH_KEY: 'h'.repeat(64),
       REDIS_PASSWORD: 'p'.repeat(64),
+      ASSEMBLYAI_API_KEY: 'aai',
+      FIREWORKS_API_KEY: 'fw',
+      TOGETHER_API_KEY: 'tg',
+      GOOGLE_STT_CREDENTIALS: JSON.stringify({ client_email: 'set-me@example.invalid', private_key: 'x' }),
     };
     for (const { Name } of container.Secrets as { Name: string }[]) env[Name] = secretValues[Name];
     const config = loadConfig(env);
+    expect(config.STT_PROVIDERS).toEqual(stage.providers.stt);
     expect(config).toMatchObject({ STAGE: name, MAX_CALLS: stage.media.callsPerTask, REDIS_TLS: true, REDIS_PORT: 6380, TOOLS_AUTH: 'iam' });
     expect(config.redisUrl).toBe(`rediss://default:${'p'.repeat(64)}@master.voice-agent.cache.amazonaws.com:6380`);
   });
@@ -308,6 +340,11 @@ describe.each(['dev', 'prod'] as const)('stage %s', (name) => {
     expect(alarms.find((a) => a.MetricName === 'CostPerCall')).toMatchObject({ Statistic: 'Average', Threshold: stage.alarms.avgCostPerCallUsd });
     expect(alarms.find((a) => a.MetricName === 'ActiveCalls')).toMatchObject({ Statistic: 'SampleCount', TreatMissingData: 'breaching' });
     expect(JSON.stringify(alarms.find((a) => a.AlarmName === `voice-agent-${name}-ProviderErrors`))).toContain('SUM(ProviderErrors)');
+    // Failover to a backup: one series summed over Provider and Seam (an alarm's Metrics Insights query must return one series).
+    const failover = JSON.stringify(alarms.find((a) => a.AlarmName === `voice-agent-${name}-ProviderFailover`));
+    expect(failover).toContain('SUM(ProviderFailover) FROM SCHEMA(\\"VoiceAgent\\", Provider, Seam, Stage)');
+    expect(failover).not.toContain('GROUP BY');
+    expect(alarms.find((a) => a.AlarmName === `voice-agent-${name}-ProviderFailover`)).toMatchObject({ Threshold: stage.alarms.providerFailoversPer5Min });
     for (const metricName of ['Errors', 'Throttles']) {
       expect(alarms.filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === metricName)).toHaveLength(toolsOnDisk.length + 3);
     }
@@ -352,10 +389,12 @@ describe('packaging', () => {
   it('bundles every Lambda with esbuild as minified ESM with a source map, each tool within 500 KB', () => {
     const dir = synthesized.dev.app.outdir;
     // Each function's S3Key is `<asset hash>.zip`; the staged bundle sits in `asset.<hash>` of the assembly.
-    const fnAssets = resourcesOf(synthesized.dev.serviceTemplate, 'AWS::Lambda::Function').map(
-      ([, r]) => `asset.${String(r.Properties.Code.S3Key).replace(/\.zip$/, '')}`,
-    );
-    expect(fnAssets).toHaveLength(toolsOnDisk.length + 3);
+    // Our Node functions: the tools API's and the console's three (CDK's custom-resource handlers are not bundled by us).
+    const ours = new Set([...synthesized.dev.service.toolsApi.functions, ...Object.values(synthesized.dev.service.operationsConsole.functions)].map((f) => logicalId(f)));
+    const fnAssets = resourcesOf(synthesized.dev.serviceTemplate, 'AWS::Lambda::Function')
+      .filter(([id]) => ours.has(id))
+      .map(([, r]) => `asset.${String(r.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
+    expect(fnAssets).toHaveLength(toolsOnDisk.length + 3 + 3);
     for (const asset of fnAssets) {
       expect(existsSync(path.join(dir, asset, 'index.mjs')), asset).toBe(true);
       expect(existsSync(path.join(dir, asset, 'index.mjs.map')), asset).toBe(true);

@@ -4,6 +4,36 @@ import { z } from 'zod';
 
 const line = z.string().trim().min(1);
 
+/**
+ * When a call is flagged for human review (call/flags.ts), and when frustration hands it to a person. Every field is
+ * optional; {@link reviewOf} fills the defaults.
+ */
+export const reviewSchema = z.strictObject({
+  /** Word-sequence similarity (0–1) at which a caller turn counts as a repeat of an earlier one. @default 0.8 */
+  repeatSimilarity: z.number().min(0).max(1).optional(),
+  /** Frustration signals (repeat, negative phrase, same request twice) that raise the frustration flag. @default 2 */
+  frustrationFlagAt: z.number().int().min(1).optional(),
+  /** Frustration signals that escalate to a person (the seed's fallback routing). @default 3 */
+  frustrationEscalateAt: z.number().int().min(1).optional(),
+  /** A caller turn under this mean STT confidence counts as low-confidence. @default 0.6 */
+  lowConfidence: z.number().min(0).max(1).optional(),
+  /** Low-confidence caller turns in a row that raise the low-confidence flag. @default 3 */
+  lowConfidenceTurns: z.number().int().min(1).optional(),
+  /** Failures of one tool in a call that raise the tool-failures flag. @default 2 */
+  toolFailures: z.number().int().min(1).optional(),
+});
+export type ReviewThresholds = Required<z.infer<typeof reviewSchema>>;
+
+/** The defaults of the `review` block. */
+export const DEFAULT_REVIEW: ReviewThresholds = {
+  repeatSimilarity: 0.8, frustrationFlagAt: 2, frustrationEscalateAt: 3, lowConfidence: 0.6, lowConfidenceTurns: 3, toolFailures: 2,
+};
+
+/** A profile's review thresholds, defaults filled. */
+export function reviewOf(profile: { review?: z.infer<typeof reviewSchema> }): ReviewThresholds {
+  return { ...DEFAULT_REVIEW, ...Object.fromEntries(Object.entries(profile.review ?? {}).filter(([, v]) => v !== undefined)) };
+}
+
 /** One agent file: a whole profile, or `extends` another agent and overrides some fields. */
 export const agentFileSchema = z
   .object({
@@ -45,6 +75,8 @@ export const agentFileSchema = z
     holdLine: line.optional(),
     /** Said (cached audio) by the task that takes the call over, once it is back on the line. */
     resumeLine: line.optional(),
+    /** Flag-for-review and frustration thresholds (call/flags.ts); absent means {@link DEFAULT_REVIEW}. */
+    review: reviewSchema.optional(),
   })
   .strict();
 

@@ -8,6 +8,9 @@ interface SpokenPart {
   text: string;
 }
 
+/** How a whispered instruction is introduced to the LLM (a supervisor's note, not the caller's words). */
+export const OPERATOR_NOTE = 'Operator instruction (from a human supervisor; follow it from now on, never read it aloud):';
+
 /** A finished turn as it goes to the transcript store. */
 export interface TurnRecord {
   role: 'user' | 'assistant';
@@ -55,6 +58,15 @@ export class Conversation {
     const last = this.history[this.history.length - 1];
     if (opts.merge && last?.role === 'user') last.content = `${last.content} ${text}`;
     else this.history.push({ role: 'user', content: text });
+  }
+
+  /**
+   * An operator's whisper: a system message at the end of the history, so every LLM round from the next one on sees
+   * it (after the turns before it, before the caller's next words). Never spoken; it rides in the handover's
+   * history like any message, so a migrated call keeps it.
+   */
+  addInstruction(text: string): void {
+    this.history.push({ role: 'system', content: `${OPERATOR_NOTE} ${text}` });
   }
 
   /** Appends a message a reply produced; `spokenBy` names the reply whose audio carries its text. */

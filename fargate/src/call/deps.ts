@@ -9,6 +9,7 @@ import type { CallObserver } from '../observability/observer';
 import type { AcceptedCall } from '../telephony/accepted-call';
 import type { Stores } from '../store/call-recorder';
 import type { LiveFeed } from '../../../contracts/console';
+import type { OperatorSubscriptions } from './operator';
 
 /** Everything one call needs from its task; built once by `createCallHandler` (runtime.ts), injectable for tests. */
 export interface CallDeps {
@@ -34,6 +35,8 @@ export interface CallDeps {
   observerFor?(call: AcceptedCall): CallObserver;
   /** Per-call cost meter, model router + budget guardrail and EMF/Prometheus metrics. @default none */
   instrumentsFor?(call: AcceptedCall, profile: AgentProfile): CallInstruments;
+  /** The task's operator-command subscriber (operator-bus.ts): console actions reach the call on its Redis channel. @default none */
+  operators?: OperatorSubscriptions;
   /** The operations console's feed (call started, turns as heard, tools, cost, flags, actions, ended). @default none */
   liveFeed?: LiveFeed;
   /** @default Date.now */

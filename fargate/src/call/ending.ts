@@ -15,7 +15,7 @@ const LINE_PLAY_LIMIT_MS = 8000;
 /** Longest wait for a line's audio from the phrase cache. */
 const LINE_FETCH_LIMIT_MS = 2000;
 
-export type EndingState = 'escalating' | 'paying' | 'migrating';
+export type EndingState = 'escalating' | 'paying' | 'migrating' | 'hanging-up';
 
 export interface EndingDeps {
   profile: AgentProfile;
@@ -50,17 +50,40 @@ export class Ending {
 
   constructor(private readonly d: EndingDeps) {}
 
-  /** Hands the call to a person: (apology,) handoff line, summary for the human, `<Dial>` over Twilio REST. */
-  async escalate(reason: EscalationReason, opts: { apology?: boolean } = {}): Promise<void> {
-    if (!this.begin('escalating')) return;
+  /**
+   * Hands the call to a person: (apology,) handoff line, summary for the human, `<Dial>` over Twilio REST — to
+   * TRANSFER_NUMBER, or to `to` (an operator taking over from the console). Resolves true when Twilio took the
+   * `<Dial>`; false when another ending was already under way or the transfer failed (the call is then hung up).
+   */
+  async escalate(reason: EscalationReason, opts: { apology?: boolean; to?: string } = {}): Promise<boolean> {
+    if (!this.begin('escalating')) return false;
     this.escalated = true;
     this.d.log.info({ reason }, 'escalating to a human');
     if (opts.apology) await this.say('apology', this.d.profile.apologyLine);
     await this.say('handoff', this.d.profile.handoffLine);
     this.summary = summarizeForHandoff(reason, this.d.recording.turns, this.d.recording.toolsCalled);
     this.d.putHandoff(this.summary);
-    await this.update(transferTwiml(this.d.config.TRANSFER_NUMBER), 'transfer');
+    const dialled = await this.update(transferTwiml(opts.to ?? this.d.config.TRANSFER_NUMBER), 'transfer');
     this.d.stop('transferred');
+    return dialled;
+  }
+
+  /**
+   * Ends the call now (an operator's hang-up): whatever is being said stops and Twilio completes the call (REST
+   * `Status=completed`, the transport's hang-up). Resolves true when Twilio took it; on a refusal the call goes on.
+   */
+  async hangUp(reason: string): Promise<boolean> {
+    if (!this.begin('hanging-up')) return false;
+    this.d.log.info({ reason }, 'hanging up');
+    try {
+      await this.d.transport.hangup(reason);
+    } catch (err) {
+      this.d.log.error({ err: { name: (err as Error)?.name } }, 'hang-up failed; the call goes on');
+      this.state = undefined;
+      return false;
+    }
+    this.d.stop('hung up');
+    return true;
   }
 
   /**

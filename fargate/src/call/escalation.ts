@@ -6,7 +6,12 @@ import { dialTwiml, payTwiml } from '../telephony/twiml';
 import { takePaymentContract, transferToHumanContract } from '../tools/escalation-contracts';
 
 /** Why a call went to a person. */
-export type EscalationReason = 'asked-for-human' | 'repeated-failures' | 'low-confidence' | 'tool-requested' | 'provider-failure';
+export type EscalationReason =
+  | 'asked-for-human' | 'repeated-failures' | 'low-confidence' | 'tool-requested' | 'provider-failure'
+  /** Caller frustration reached the profile's `review.frustrationEscalateAt` (call/flags.ts). */
+  | 'frustration'
+  /** An operator took the call over from the console. */
+  | 'operator';
 
 export interface EscalationPolicyOptions {
   /** Failed turns in a row (tool failure, "didn't catch that", or low STT confidence) before handing off. @default 3 */
@@ -40,6 +45,8 @@ export interface TurnOutcome {
   toolFailed: boolean;
   /** What the agent said. */
   agentText: string;
+  /** Caller frustration is at the profile's escalation threshold (call/flags.ts `ReviewFlags.frustrated`). */
+  frustrated?: boolean;
 }
 
 /**
@@ -60,8 +67,13 @@ export class EscalationPolicy {
     return asksForHuman(text) ? 'asked-for-human' : undefined;
   }
 
-  /** Called after the agent answered; returns a reason when the call keeps failing. */
+  /**
+   * Called after the agent answered; returns a reason when the call keeps failing, or when the caller's frustration
+   * reached the profile's threshold (the seed's fallback routing: a frustrated caller goes to a person, after the
+   * agent's answer to that turn, with the handoff line queued behind it).
+   */
   afterReply(outcome: TurnOutcome): EscalationReason | undefined {
+    if (outcome.frustrated) return 'frustration';
     const low = outcome.confidence < this.o.minConfidence;
     const failed = low || outcome.toolFailed || didNotUnderstand(outcome.agentText);
     this.failedInRow = failed ? this.failedInRow + 1 : 0;

@@ -132,6 +132,22 @@ export class Recording {
     });
   }
 
+  /** An operator's whisper: into the LLM history (system note) for every reply from the next one on. */
+  whisper(text: string): void {
+    this.conversation.addInstruction(text);
+  }
+
+  /**
+   * An operator action or a review flag, on the stored transcript: a turn item with no words whose one `toolCalls`
+   * entry names it (`operator.take-over`, `flag.frustration`), `arguments` its details (redacted by the writer) and
+   * `ok` its outcome — the transcript store's existing shape, so privacy deletes and exports cover it. Not part of
+   * the heard turns the handoff summary reads. Lost when it comes before the call record exists (no recorder yet).
+   */
+  note(name: string, id: string, args: Record<string, unknown>, ok: boolean): void {
+    const at = this.now();
+    this.recorder?.turn({ role: 'assistant', text: '', startedAt: at, endedAt: at, toolCalls: [{ id, name, arguments: JSON.stringify(args), ok }] });
+  }
+
   /** Call end: the call record with cost and summary, caller memory, transcript flush (off the audio path), then the call's summary to observability. */
   async finish(end: { endedAt: number; escalated: boolean; cost?: unknown; summary?: string }, summary: CallSummary): Promise<void> {
     await this.recorder?.finish(end);

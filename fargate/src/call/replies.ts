@@ -21,6 +21,8 @@ export interface ReplyStarterDeps {
   signal: AbortSignal;
   log: Logger;
   now: () => number;
+  /** The budget guardrail fired for this reply (the running cost passed COST_CAP_USD). */
+  overBudget?(runningUsd: number): void;
 }
 
 /** Builds reply number `n` for `messages`; speculative replies hold their audio until released. */
@@ -29,6 +31,7 @@ export function startReply(d: ReplyStarterDeps, n: number, opts: { speculative: 
   const toolDefs = deps.toolDefs(profile.tools);
   // Tiered inference + budget guardrail: the model for this reply, and a wrap-up instruction once over COST_CAP_USD.
   const plan = d.instruments?.planTurn({ messages: opts.messages, toolsOffered: toolDefs.length });
+  if (plan?.instruction) d.overBudget?.(plan.runningUsd);
   return new Reply(
     {
       callSid: d.callSid, callerHash: d.callerHash(), callerPhone: d.caller, llm: deps.llm, tts: d.tts, tools: deps.tools,

@@ -20,10 +20,12 @@ export const CALL_METRICS = {
   CallsFailed: 'Count',
 } as const;
 
-/** Service-level measures of the media service (EMF, dimension Stage; ProviderErrors adds Provider). */
+/** Service-level measures of the media service (EMF, dimension Stage; ProviderErrors adds Provider, ProviderFailover adds Provider and Seam). */
 export const SERVICE_METRICS = {
   ActiveCalls: 'Count',
   ProviderErrors: 'Count',
+  /** A call moved to the next provider of a seam (dimensions Provider = the one that failed, Seam). */
+  ProviderFailover: 'Count',
   TranscriptWriteErrors: 'Count',
   /** Transcript items the bounded writer queue had to spill or drop (alarmed at ≥ 1). */
   TranscriptQueueOverflow: 'Count',

@@ -87,9 +87,11 @@ export function createPrometheusServiceMetrics(registry: Registry, activeCalls: 
     });
   }
   const providerErrors = counter(registry, 'ProviderErrors', ['provider']);
+  const providerFailovers = counter(registry, 'ProviderFailover', ['provider', 'seam']);
   const transcriptErrors = counter(registry, 'TranscriptWriteErrors');
   return {
     providerError: (provider: string) => providerErrors.inc({ provider }),
+    providerFailover: (provider: string, seam: string) => providerFailovers.inc({ provider, seam }),
     transcriptWriteErrors: (count: number) => transcriptErrors.inc(count),
   };
 }

@@ -1,4 +1,4 @@
-// The media task's service-level metrics (EMF, plus Prometheus when given a registry): ActiveCalls, ProviderErrors, TranscriptWriteErrors, TranscriptQueueOverflow.
+// The media task's service-level metrics (EMF, plus Prometheus when given a registry): ActiveCalls, ProviderErrors, ProviderFailover, TranscriptWriteErrors, TranscriptQueueOverflow.
 import type { Registry } from 'prom-client';
 import { writeEmf, type EmfSink } from './emf';
 import { createPrometheusServiceMetrics } from './prometheus';
@@ -30,6 +30,8 @@ export interface ServiceMetrics {
   startActiveCallsReporter(intervalMs?: number): () => void;
   /** A provider (stt | llm | tts | tools | …) failed a call or a connection. */
   providerError(provider: string): void;
+  /** A call moved off `provider` (the one that failed) to the next of its `seam` (stt | llm | tts); alarmed. */
+  providerFailover(provider: string, seam: string): void;
   /** Transcript items the writer gave up on (the store's `onTranscriptWriteError` hook). */
   transcriptWriteErrors(count: number): void;
   /** Transcript items the bounded writer queue had to spill or drop (alarmed at ≥ 1 per minute). */
@@ -72,6 +74,12 @@ export function createServiceMetrics(opts: ServiceMetricsOptions): ServiceMetric
       const p = providerDimension(provider);
       prom?.providerError(p);
       writeEmf(opts.emit, { stage: opts.stage, dimensions: { Provider: p }, metrics: { ProviderErrors: [1] }, timestamp: now() });
+    },
+    providerFailover(provider, seam) {
+      const p = providerDimension(provider);
+      const s = providerDimension(seam);
+      prom?.providerFailover(p, s);
+      writeEmf(opts.emit, { stage: opts.stage, dimensions: { Provider: p, Seam: s }, metrics: { ProviderFailover: [1] }, timestamp: now() });
     },
     transcriptWriteErrors(count) {
       if (!(count > 0)) return;

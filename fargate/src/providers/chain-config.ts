@@ -10,12 +10,8 @@ import { createGroqLlm } from './groq-llm';
 import { createOpenAiCompatibleLlm } from './openai-compatible-llm';
 import type { LanguageModel, SpeechToText, TextToSpeech } from './types';
 
-export const STT_NAMES = ['deepgram', 'assemblyai', 'google'] as const;
-export const TTS_NAMES = ['elevenlabs', 'deepgram'] as const;
-export const LLM_NAMES = ['groq', 'fireworks', 'together'] as const;
-export type SttName = (typeof STT_NAMES)[number];
-export type TtsName = (typeof TTS_NAMES)[number];
-export type LlmName = (typeof LLM_NAMES)[number];
+import { LLM_NAMES, STT_NAMES, TTS_NAMES, type LlmName, type SttName, type TtsName } from '../../../contracts/providers';
+
 
 /** A comma list of distinct names from `allowed`, in order ("deepgram,assemblyai"). */
 function orderOf<T extends string>(allowed: readonly T[], fallback: T) {
@@ -49,7 +45,7 @@ const stallMap = z
 
 const url = z.url();
 
-/** Every variable this module reads (the lead adds them to config.ts and the CDK stage config / secrets). */
+/** Every variable this module reads; config.ts folds them into the media service's one environment schema. */
 export const chainEnvSchema = z.object({
   STT_PROVIDERS: orderOf(STT_NAMES, 'deepgram'),
   TTS_PROVIDERS: orderOf(TTS_NAMES, 'elevenlabs'),
@@ -92,29 +88,46 @@ export const chainEnvSchema = z.object({
 
 export type ChainConfig = z.output<typeof chainEnvSchema>;
 
-const NEEDS: Record<string, (c: ChainConfig) => boolean> = {
-  'stt:assemblyai': (c) => !!c.ASSEMBLYAI_API_KEY,
-  'stt:google': (c) => !!(c.GOOGLE_STT_CREDENTIALS || c.GOOGLE_STT_API_KEY || c.GOOGLE_STT_ENDPOINT),
-  'tts:deepgram': (c) => !!c.DEEPGRAM_API_KEY,
-  'llm:groq': (c) => !!c.GROQ_API_KEY,
-  'llm:fireworks': (c) => !!c.FIREWORKS_API_KEY,
-  'llm:together': (c) => !!c.TOGETHER_API_KEY,
+/** What each listed provider needs set, by its variable names. */
+const NEEDS: Record<string, { vars: string; ok: (c: ChainConfig) => boolean }> = {
+  'STT_PROVIDERS:assemblyai': { vars: 'ASSEMBLYAI_API_KEY', ok: (c) => !!c.ASSEMBLYAI_API_KEY },
+  'STT_PROVIDERS:google': { vars: 'GOOGLE_STT_CREDENTIALS, GOOGLE_STT_API_KEY or GOOGLE_STT_ENDPOINT', ok: (c) => !!(c.GOOGLE_STT_CREDENTIALS || c.GOOGLE_STT_API_KEY || c.GOOGLE_STT_ENDPOINT) },
+  'TTS_PROVIDERS:deepgram': { vars: 'DEEPGRAM_API_KEY', ok: (c) => !!c.DEEPGRAM_API_KEY },
+  'LLM_PROVIDERS:groq': { vars: 'GROQ_API_KEY', ok: (c) => !!c.GROQ_API_KEY },
+  'LLM_PROVIDERS:fireworks': { vars: 'FIREWORKS_API_KEY', ok: (c) => !!c.FIREWORKS_API_KEY },
+  'LLM_PROVIDERS:together': { vars: 'TOGETHER_API_KEY', ok: (c) => !!c.TOGETHER_API_KEY },
 };
 
-/** Parses and checks the chain variables; every listed provider must have its key. Throws one error naming all problems. */
+/**
+ * What is wrong with parsed chain variables, one line per problem ("GROQ_API_KEY: required when LLM_PROVIDERS lists
+ * groq"); empty when every listed provider has its key. `llm: false` skips LLM_PROVIDERS (a single
+ * LLM_PROVIDER=openai-compatible endpoint replaces the chain).
+ */
+export function chainProblems(c: ChainConfig, opts: { llm?: boolean } = {}): string[] {
+  const listed = [
+    ...c.STT_PROVIDERS.map((n) => `STT_PROVIDERS:${n}`),
+    ...c.TTS_PROVIDERS.map((n) => `TTS_PROVIDERS:${n}`),
+    ...(opts.llm === false ? [] : c.LLM_PROVIDERS.map((n) => `LLM_PROVIDERS:${n}`)),
+  ];
+  const problems = listed.filter((k) => NEEDS[k] && !NEEDS[k].ok(c)).map((k) => `${NEEDS[k]!.vars}: required when ${k.replace(':', ' lists ')}`);
+  if (c.GOOGLE_STT_CREDENTIALS) {
+    try {
+      parseGoogleCredentials(c.GOOGLE_STT_CREDENTIALS);
+    } catch {
+      problems.push('GOOGLE_STT_CREDENTIALS: must be service-account JSON with client_email and private_key');
+    }
+  }
+  return problems;
+}
+
+/** Parses and checks the chain variables (tools such as `npm run evaluate`); throws one error naming every problem. */
 export function parseChainConfig(env: Record<string, string | undefined>): ChainConfig {
   const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const r = chainEnvSchema.safeParse(blankless);
   if (!r.success) throw new Error(`invalid provider chain environment:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  const c = r.data;
-  const missing = [
-    ...c.STT_PROVIDERS.map((n) => `stt:${n}`),
-    ...c.TTS_PROVIDERS.map((n) => `tts:${n}`),
-    ...c.LLM_PROVIDERS.map((n) => `llm:${n}`),
-  ].filter((k) => NEEDS[k] && !NEEDS[k]!(c));
-  if (missing.length) throw new Error(`invalid provider chain environment:\n  ${missing.map((k) => `${k} is listed but its key is not set`).join('\n  ')}`);
-  if (c.GOOGLE_STT_CREDENTIALS) parseGoogleCredentials(c.GOOGLE_STT_CREDENTIALS);
-  return c;
+  const problems = chainProblems(r.data);
+  if (problems.length) throw new Error(`invalid provider chain environment:\n  ${problems.join('\n  ')}`);
+  return r.data;
 }
 
 function parseGoogleCredentials(json: string): { client_email: string; private_key: string } {

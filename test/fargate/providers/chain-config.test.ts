@@ -22,7 +22,7 @@ describe('parseChainConfig', () => {
 
   it('names every listed provider whose key is missing, in one error', () => {
     expect(() => parseChainConfig({ STT_PROVIDERS: 'deepgram,assemblyai', LLM_PROVIDERS: 'groq,together', GROQ_API_KEY: 'gsk' })).toThrow(
-      /stt:assemblyai is listed but its key is not set\n {2}llm:together is listed but its key is not set/,
+      /ASSEMBLYAI_API_KEY: required when STT_PROVIDERS lists assemblyai\n {2}TOGETHER_API_KEY: required when LLM_PROVIDERS lists together/,
     );
   });
 

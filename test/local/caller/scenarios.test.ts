@@ -15,8 +15,8 @@ import { contractFor } from '../../../fargate/src/tools/catalog';
 const names = listScenarios();
 
 describe('scenario files', () => {
-  it('ships the six scenarios', () => {
-    expect(names).toEqual(['booking', 'digits-adaptive', 'human', 'interrupt', 'keypad', 'pause', 'pause-adaptive', 'shipment']);
+  it('ships the shipped scenarios', () => {
+    expect(names).toEqual(['booking', 'digits-adaptive', 'frustrated', 'human', 'interrupt', 'keypad', 'pause', 'pause-adaptive', 'shipment']);
   });
 
   it.each(names)('%s parses and its STT script is the say texts in order', (name) => {
@@ -93,7 +93,7 @@ describe('scenario loader', () => {
   });
 
   it('lists the available scenarios when a name is unknown', () => {
-    expect(() => loadScenario('no-such-scenario')).toThrow(/available: booking, digits-adaptive, human/);
+    expect(() => loadScenario('no-such-scenario')).toThrow(/available: booking, digits-adaptive, frustrated, human/);
   });
 
   it('defaults expect to {} so consumers can read it without checks', () => {
