@@ -6,7 +6,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ConsoleHandlers, WebSocketEvent } from './console-handlers';
+import type { ConsoleEventIn, ConsoleHandlers } from './console-handlers';
+
+type WebSocketEvent = ConsoleEventIn;
 
 const PAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'console');
 const PAGE_FILES: Record<string, string> = { '/': 'index.html', '/index.html': 'index.html', '/console.js': 'console.js', '/console.css': 'console.css' };
@@ -52,11 +54,12 @@ export async function startConsoleGateway(opts: ConsoleGatewayOptions): Promise<
   const server = createServer((req, res) => void route(req, res));
   let host = '';
 
-  const event = (id: string, c: Pick<Conn, 'connectedAt' | 'sourceIp' | 'userAgent'>, routeKey: string, eventType: WebSocketEvent['requestContext']['eventType'], extra: Partial<WebSocketEvent> = {}, ctx: Partial<WebSocketEvent['requestContext']> = {}): WebSocketEvent => ({
+  const event = (id: string, c: Pick<Conn, 'connectedAt' | 'sourceIp' | 'userAgent'>, routeKey: string, eventType: ConsoleEventIn['requestContext']['eventType'], extra: Partial<ConsoleEventIn> & { headers?: Record<string, string>; queryStringParameters?: Record<string, string> } = {}, ctx: Partial<ConsoleEventIn['requestContext']> & { disconnectStatusCode?: number; disconnectReason?: string } = {}): WebSocketEvent => ({
     requestContext: {
-      routeKey, eventType, connectionId: id, domainName: host, stage, apiId: 'local', requestId: randomUUID(), requestTimeEpoch: Date.now(), connectedAt: c.connectedAt,
+      routeKey, eventType, connectionId: id, domainName: host, stage, apiId: 'local', requestId: randomUUID(), extendedRequestId: randomUUID(),
+      requestTime: new Date().toUTCString(), requestTimeEpoch: Date.now(), messageDirection: 'IN', messageId: randomUUID(), connectedAt: c.connectedAt,
       // IAM auth on $connect: the caller's principal; the laptop has none, so "local" (contracts/console.ts).
-      identity: { sourceIp: c.sourceIp, userAgent: c.userAgent, userArn: 'local' }, ...ctx,
+      identity: { sourceIp: c.sourceIp, userArn: 'local' }, ...ctx,
     },
     isBase64Encoded: false,
     ...extra,
@@ -83,7 +86,7 @@ export async function startConsoleGateway(opts: ConsoleGatewayOptions): Promise<
     conns.set(id, c);
     ws.on('message', (data) => {
       c.lastActiveAt = Date.now();
-      void handlers!.action(event(id, c, '$default', 'MESSAGE', { body: data.toString() }, { messageId: randomUUID() })).catch(() => undefined);
+      void handlers!.action(event(id, c, '$default', 'MESSAGE', { body: data.toString() })).catch(() => undefined);
     });
     ws.on('close', (code, reason) => {
       conns.delete(id);

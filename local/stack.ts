@@ -22,8 +22,7 @@ import { emulatorEnv, LOCAL_TWILIO, startEmulators, type Emulators, type Emulato
 import type { AcceptedCall } from '../fargate/src/server';
 import type { Scenario } from './scenarios/scenario';
 import { startConsoleGateway, type ConsoleGateway } from './console-gateway';
-import { createLocalConsoleHandlers, ensureConsoleTable } from './console-handlers';
-import { Redis } from '../fargate/src/store/redis';
+import { ensureConsoleTable, localConsoleHandlers } from './console-handlers';
 import type { LiveFeed } from '../contracts/console';
 import { freePort } from './ports';
 import { ensureRedis } from './redis';
@@ -275,14 +274,12 @@ const CONSOLE_TABLE = 'console-connections';
 async function startConsole(dynamoEndpoint: string, redisUrl: string, port: number, closers: (() => Promise<void>)[]): Promise<ConsoleGateway> {
   const doc = createDocumentClient({ region: 'us-east-1', endpoint: dynamoEndpoint });
   await ensureConsoleTable(doc, CONSOLE_TABLE);
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-  let handlers: ReturnType<typeof createLocalConsoleHandlers> | undefined;
-  const gw = await startConsoleGateway({ port, handlers: (managementEndpoint) => (handlers = createLocalConsoleHandlers({ doc, table: CONSOLE_TABLE, redis, managementEndpoint })) });
+  doc.destroy();
+  let handlers: ReturnType<typeof localConsoleHandlers> | undefined;
+  const gw = await startConsoleGateway({ port, handlers: (managementEndpoint) => (handlers = localConsoleHandlers({ table: CONSOLE_TABLE, dynamoEndpoint, redisUrl, managementEndpoint })) });
   closers.push(async () => {
     await gw.close();
-    handlers?.close();
-    redis.disconnect();
-    doc.destroy();
+    await handlers?.close();
   });
   return gw;
 }

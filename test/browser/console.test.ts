@@ -13,9 +13,6 @@ import { launch, openConsole, seenLines, waitForLines } from './helpers';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const booking = loadScenario('booking');
 
-/** Operator actions and flags are helper "ops"'s part of issue 13 (the call's Redis subscriber and review flags). */
-const OPS_IN_TREE = false;
-const OPS_MISSING = 'needs the operator-action subscriber and review flags in the call (helper "ops"), not in this tree yet';
 
 let stack: LocalStack;
 let browser: Browser;
@@ -87,7 +84,7 @@ describe('operations console', () => {
     await page.close();
   });
 
-  it.skipIf(!OPS_IN_TREE)(`"take over" produces the <Dial> update at the Twilio REST emulator (${OPS_MISSING})`, async () => {
+  it('"take over" produces the <Dial> update at the Twilio REST emulator', async () => {
     const page = await openConsole(browser, stack.console!.pageUrl);
     const callSid = 'CA' + Date.now().toString(16).padStart(32, 'e');
     const placed = call(stack, booking, { callSid });
@@ -103,7 +100,7 @@ describe('operations console', () => {
     await page.close();
   });
 
-  it.skipIf(!OPS_IN_TREE)(`"whisper" changes the agent's next reply (${OPS_MISSING})`, async () => {
+  it('"whisper" reaches the agent\'s next reply (the LLM gets the instruction)', async () => {
     const page = await openConsole(browser, stack.console!.pageUrl);
     const callSid = 'CA' + Date.now().toString(16).padStart(32, 'f');
     const placed = call(stack, booking, { callSid });
@@ -120,7 +117,7 @@ describe('operations console', () => {
     await page.close();
   });
 
-  it.skipIf(!OPS_IN_TREE)(`a frustration scenario raises the flag and the console highlights the call (${OPS_MISSING})`, async () => {
+  it('a frustration scenario raises the flag and the console highlights the call', async () => {
     const frustrated = loadScenario('frustrated');
     const s = await stackFor(frustrated, { console: true });
     try {

@@ -11,32 +11,30 @@ import { ConsoleFeed, forConnection, maskCaller, packBatches } from '../../farga
 import { createDocumentClient } from '../../fargate/src/store/dynamo';
 import { Redis } from '../../fargate/src/store/redis';
 import { startConsoleGateway, type ConsoleGateway } from '../../local/console-gateway';
-import { createLocalConsoleHandlers, ensureConsoleTable } from '../../local/console-handlers';
+import { ensureConsoleTable, localConsoleHandlers } from '../../local/console-handlers';
 import { startLocalBusinessStore, type LocalBusinessStore } from '../../local/tools-server';
 
 const TABLE = 'console-connections-feed-test';
 const log = pino({ level: 'silent' });
 const SID = 'CA' + 'f'.repeat(32);
 const creds = { accessKeyId: 'local', secretAccessKey: 'local' };
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
 let ddb: LocalBusinessStore;
 let doc: ReturnType<typeof createDocumentClient>;
-let redis: Redis;
 let gw: ConsoleGateway;
-let handlers: ReturnType<typeof createLocalConsoleHandlers>;
+let handlers: ReturnType<typeof localConsoleHandlers>;
 
 beforeAll(async () => {
   ddb = await startLocalBusinessStore();
   doc = createDocumentClient({ region: 'us-east-1', endpoint: ddb.endpoint });
   await ensureConsoleTable(doc, TABLE);
-  redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
-  gw = await startConsoleGateway({ handlers: (managementEndpoint) => (handlers = createLocalConsoleHandlers({ doc, table: TABLE, redis, managementEndpoint })) });
+  gw = await startConsoleGateway({ handlers: (managementEndpoint) => (handlers = localConsoleHandlers({ table: TABLE, dynamoEndpoint: ddb.endpoint, redisUrl: REDIS_URL, managementEndpoint })) });
 });
 
 afterAll(async () => {
   await gw.close();
-  handlers.close();
-  redis.disconnect();
+  await handlers.close();
   doc.destroy();
   await ddb.close();
 });
@@ -169,7 +167,7 @@ describe('console stand-in gateway', () => {
     const rows = (await doc.send(new ScanCommand({ TableName: TABLE }))).Items ?? [];
     expect(rows.find((r) => r.connectionId === c.id)).toMatchObject({ principal: 'local', transcripts: true });
     const sid = 'CA' + Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32);
-    const sub = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+    const sub = new Redis(REDIS_URL);
     const got: unknown[] = [];
     sub.on('message', (_ch, msg) => got.push(JSON.parse(msg)));
     await sub.subscribe(operatorChannel(sid));
