@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/browser/**/*.test.ts'],
+    globalSetup: ['test/redis-global-setup.ts'],
     testTimeout: 90_000,
     hookTimeout: 90_000,
     pool: 'forks',
