@@ -254,6 +254,14 @@ class BargeInGate {
     return undefined;
   }
 
+  /** When {@link tick} could next act (it still needs the agent audible then), or undefined when only input can. */
+  deadline(hasWords: boolean): number | undefined {
+    if (this.onsetAt === undefined) return undefined;
+    if (this.state === 'none') return this.onsetAt + this.opts.minSpeechMs;
+    if (this.state === 'paused' && !hasWords) return this.onsetAt + this.opts.maxWaitForTextMs;
+    return undefined;
+  }
+
   /** The utterance ended with `text`: resolve a pending pause (real words → user-started, else false-alarm). */
   end(text: string): TurnChange | undefined {
     if (this.state !== 'paused') return undefined;
@@ -343,6 +351,17 @@ export class EndpointingTurnDetector implements TurnDetector {
   /** Speculation spend so far in this call. */
   waste(): SpeculationWaste {
     return this.ledger.stats();
+  }
+
+  /**
+   * The earliest time a clock tick could change anything (a held turn end, the lost-UtteranceEnd safety net, the
+   * barge-in pause delay or no-words bound), or undefined when only new input can. Pure: the loop arms one timer at it
+   * instead of ticking. A barge-in deadline also needs the agent audible when the tick comes, so it can stay in the past.
+   */
+  nextDeadline(): number | undefined {
+    const due = [this.hold?.until, this.segments.length ? this.lastSttAt + this.maxSilenceMs : undefined, this.bargeIn.deadline(this.heardText() !== '')];
+    const times = due.filter((t): t is number => t !== undefined);
+    return times.length ? Math.min(...times) : undefined;
   }
 
   /** A change left over from the last `update` (one input can decide two), without new input. */

@@ -449,3 +449,92 @@ describe('couldBeBackchannel', () => {
     ['I want', false], ['wait', false], ['okay but', false], ['no', false],
   ])('%j → %s', (text, expected) => expect(couldBeBackchannel(text)).toBe(expected));
 });
+
+describe('nextDeadline (the one timer the call arms instead of a 50 ms tick)', () => {
+  const balanced = (opts: { speculate?: boolean; minSpeechMs?: number } = {}) =>
+    new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES.balanced, speculate: opts.speculate, bargeIn: { minSpeechMs: opts.minSpeechMs } });
+
+  it('is undefined at rest and once a turn has ended: only new input can change anything', () => {
+    const d = balanced();
+    expect(d.nextDeadline()).toBeUndefined();
+    d.update(final('ten works', true, 1.2), 1650, false);
+    expect(d.nextDeadline()).toBeUndefined();
+  });
+
+  it('is the end of a held turn window: a tick 1 ms before it changes nothing, at it the turn ends', () => {
+    const d = balanced({ speculate: true });
+    expect(d.update(final('ten works', true, 1.2), 1650, false)).toMatchObject({ kind: 'speculate' });
+    expect(d.nextDeadline()).toBe(1900);
+    expect(d.update(tick, 1899, false)).toBeUndefined();
+    expect(d.update(tick, 1900, false)).toEqual({ kind: 'user-finished', text: 'ten works', confidence: 0.9, lastWordEnd: 1.2 });
+    expect(d.nextDeadline()).toBeUndefined();
+  });
+
+  it('is the lost-UtteranceEnd safety net after finalized words, moved on by every STT event', () => {
+    const d = balanced();
+    d.update(final('ten', false, 0.5), 0, false);
+    expect(d.nextDeadline()).toBe(2000);
+    d.update(interim('ten works'), 700, false);
+    expect(d.nextDeadline()).toBe(2700);
+    expect(d.update(tick, 2699, false)).toBeUndefined();
+    expect(d.update(tick, 2700, false)).toMatchObject({ kind: 'user-finished', text: 'ten' });
+  });
+
+  it('is the no-words bound of a paused barge-in, and clears once words come', () => {
+    const d = balanced();
+    expect(d.update({ kind: 'speech-started', at: 3 }, 1000, true)).toEqual({ kind: 'barge-in' });
+    expect(d.nextDeadline()).toBe(2500);
+    expect(d.update(interim('mm-hm'), 1200, true)).toBeUndefined();
+    expect(d.nextDeadline()).toBeUndefined();
+  });
+
+  it('is the barge-in pause delay with minSpeechMs', () => {
+    const d = balanced({ minSpeechMs: 50 });
+    expect(d.update({ kind: 'speech-started', at: 3 }, 1000, true)).toBeUndefined();
+    expect(d.nextDeadline()).toBe(1050);
+    expect(d.update(tick, 1050, true)).toEqual({ kind: 'barge-in' });
+    expect(d.nextDeadline()).toBe(2500);
+  });
+
+  /** The changes a script of timed inputs yields when ticked every 50 ms (the old loop) or only at nextDeadline. */
+  function replay(script: [SttEvent, number, boolean][], clock: 'every-50ms' | 'deadline', opts: { speculate?: boolean } = {}) {
+    const d = balanced(opts);
+    const out: TurnChange[] = [];
+    const take = (c: TurnChange | undefined) => {
+      for (; c; c = d.drain()) out.push(c);
+    };
+    let now = 0;
+    let ticked = -1;
+    /** The next tick: every 50 ms, or at the deadline; one a tick left in the past is polled 50 ms on (as CallInputs.tickAt does). */
+    const nextTick = () => {
+      if (clock === 'every-50ms') return Math.floor(now / 50) * 50 + 50;
+      const at = d.nextDeadline();
+      return at === undefined ? undefined : at <= ticked ? ticked + 50 : at;
+    };
+    const until = (t: number, audible: boolean) => {
+      for (let due = nextTick(); due !== undefined && due <= t; due = nextTick()) {
+        now = ticked = Math.max(now, due);
+        take(d.update(tick, now, audible));
+      }
+    };
+    for (const [input, at, audible] of script) {
+      until(at, audible);
+      now = at;
+      take(d.update(input, at, audible));
+    }
+    until(now + 5000, false);
+    return out.map((c) => ('text' in c ? `${c.kind}:${c.text}` : c.kind));
+  }
+
+  it.each<[string, [SttEvent, number, boolean][], { speculate?: boolean }]>([
+    ['a held Nova turn', [[final('ten works', true, 1.2), 1650, false]], { speculate: true }],
+    ['a resumed held turn', [[final("I'd like to book", true, 1.0), 1450, false], [{ kind: 'speech-started', at: 1.6 }, 1650, false], [final('a haircut', true, 2.8), 3250, false]], { speculate: true }],
+    ['a lost UtteranceEnd', [[final('ten works'), 0, false]], {}],
+    ['a barge-in with no words', [[{ kind: 'speech-started', at: 3 }, 1000, true]], {}],
+    ['a barge-in that was a backchannel', [[{ kind: 'speech-started', at: 3 }, 1000, true], [interim('mm-hm'), 1250, true], [final('mm-hm', true, 3.4), 1700, true]], {}],
+  ])('%s: deadline ticks decide the same changes as a 50 ms tick', (_name, script, opts) => {
+    const fixed = replay(script, 'every-50ms', opts);
+    expect(fixed.length).toBeGreaterThan(0);
+    expect(replay(script, 'deadline', opts)).toEqual(fixed);
+  });
+});

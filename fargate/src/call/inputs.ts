@@ -1,5 +1,5 @@
 // Everything that happens to a call, as one event queue: Twilio inbound (media to the STT, the rest to the loop),
-// STT events, keypad entries, clock ticks and reply completions; plus the media timeline that maps STT times to wall time.
+// STT events, keypad entries, clock ticks (one timer, at the turn detector's next deadline) and reply completions; plus the media timeline that maps STT times to wall time.
 import type { InboundEvent, Mulaw, SpeechToText, SttEvent } from '../providers/types';
 import { PushQueue, type Reply, type ReplyOutcome } from './reply';
 
@@ -15,6 +15,12 @@ export type CallEvent =
 /** Keypad digits end at '#' or after this pause (their count is bounded at the transport: telephony/stream-guard.ts). */
 const KEYPAD_PAUSE_MS = 2000;
 
+/**
+ * How often a deadline that a tick did not clear is ticked again. Only a barge-in bound waits on the agent being
+ * audible at the tick; this is the period the loop used to tick at all the time.
+ */
+const STALE_DEADLINE_POLL_MS = 50;
+
 /** The inputs of one call. `close()` stops every timer and pump. */
 export class CallInputs {
   readonly events = new PushQueue<CallEvent>();
@@ -24,6 +30,8 @@ export class CallInputs {
   private wallOffset = Number.POSITIVE_INFINITY;
   private digits = '';
   private keypadTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private tickDue = 0;
 
   /** `sttSecondsBefore`: caller audio an earlier stream of this call already sent (a continued call). */
   constructor(private readonly now: () => number, private readonly log: { warn(o: object, m: string): void }, private readonly sttSecondsBefore = 0) {}
@@ -76,7 +84,35 @@ export class CallInputs {
     return this.sttSecondsBefore + this.audioMsSent / 1000;
   }
 
+  /**
+   * Arms the one clock of the call: a `tick` event at `at` (the turn detector's next deadline), or none. Called after
+   * every event; `afterTick`: that event was the tick, so a deadline still in the past is polled, not re-fired at once.
+   */
+  tickAt(at: number | undefined, afterTick: boolean): void {
+    if (at === undefined) return this.stopTick();
+    const now = this.now();
+    if (at > now) return this.armTick(at, now);
+    if (afterTick) return this.armTick(now + STALE_DEADLINE_POLL_MS, now);
+    if (!this.tickTimer || this.tickDue > now + STALE_DEADLINE_POLL_MS) this.armTick(now, now);
+  }
+
+  private armTick(due: number, now: number): void {
+    if (this.tickTimer && this.tickDue === due) return;
+    this.stopTick();
+    this.tickDue = due;
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = undefined;
+      this.events.push({ kind: 'tick' });
+    }, due - now);
+  }
+
+  private stopTick(): void {
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+  }
+
   close(): void {
+    this.stopTick();
     if (this.keypadTimer) clearTimeout(this.keypadTimer);
     this.audio.end();
     this.events.end();

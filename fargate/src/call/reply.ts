@@ -189,21 +189,8 @@ export class Reply {
   }
 
   private async run(): Promise<ReplyOutcome> {
-    const { deps } = this;
-    const out: ChatMessage[] = [];
-    const spoken: string[] = [];
-    const toolResults: ReplyOutcome['toolResults'] = [];
-    let action: ReplyAction | undefined;
     const text = new PushQueue<string>();
-    const speak = (piece: string) => {
-      if (this.firstPieceAt === undefined) {
-        this.firstPieceAt = this.now();
-        this.measures.firstClauseAt = this.firstPieceAt;
-      }
-      this.usage.ttsChars += piece.length;
-      // ElevenLabs: each text message "should always end with a single space".
-      text.push(`${piece} `);
-    };
+    const t: TurnState = { out: [], spoken: [], toolResults: [], speak: (piece) => this.speak(text, piece) };
     let ttsError: unknown;
     const audio = this.pumpAudio(text).catch((err: unknown) => {
       // A TTS failure ends the reply: stop the LLM and tools too, and report it as failed (not as an interruption).
@@ -212,103 +199,118 @@ export class Reply {
         this.controller.abort('tts-failed');
       }
     });
+    const outcome = (status: ReplyOutcome['status'], extra: Partial<ReplyOutcome>): ReplyOutcome => ({
+      status, messages: t.out, spoken: t.spoken.join(' '), toolResults: t.toolResults, ...extra,
+    });
     try {
-      const maxRounds = deps.maxRounds ?? 3;
-      for (let round = 0; round < maxRounds && !action; round++) {
-        const lastRound = round === maxRounds - 1;
-        const chunker = new ClauseChunker();
-        let roundText = '';
-        const calls: ToolCall[] = [];
-        const startedAt = this.now();
-        let firstToken: number | undefined;
-        this.roundOpen = true;
-        for await (const ev of deps.llm.stream(
-          { model: deps.model, messages: [...this.messages, ...out], tools: lastRound ? undefined : deps.toolDefs, maxTokens: deps.maxTokens ?? 300 },
-          this.signal,
-        )) {
-          if (ev.kind === 'text') {
-            if (firstToken === undefined) {
-              firstToken = this.now();
-              if (round === 0) {
-                this.measures.llmFirstTokenAt = firstToken;
-                this.measures.llmTimeToFirstTokenMs = firstToken - startedAt;
-              }
-            }
-            roundText += ev.delta;
-            this.streamedChars += ev.delta.length;
-            for (const piece of chunker.push(ev.delta)) speak(piece);
-          } else if (ev.kind === 'tool-call') {
-            calls.push(ev.call);
-          } else {
-            this.gotUsage = true;
-            this.usage.inputTokens += ev.usage.inputTokens;
-            this.usage.outputTokens += ev.usage.outputTokens;
-            this.usage.model = ev.model || this.usage.model;
-          }
-        }
-        if (!this.gotUsage) this.usage.outputTokens += this.unbilledEstimate();
-        this.gotUsage = false;
-        this.roundOpen = false;
-        this.streamedChars = 0;
-        const tail = chunker.flush();
-        if (tail) speak(tail);
-        const said = roundText.trim();
-        if (said) spoken.push(said);
+      const maxRounds = this.deps.maxRounds ?? 3;
+      for (let round = 0; round < maxRounds && !t.action; round++) {
+        const { said, calls } = await this.llmRound(round, round === maxRounds - 1, t);
         if (!calls.length) {
-          if (said) out.push({ role: 'assistant', content: said });
+          if (said) t.out.push({ role: 'assistant', content: said });
           break;
         }
-        out.push({
-          role: 'assistant',
-          content: said || null,
-          tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
-        });
-        const business = calls.filter((c) => c.name !== TRANSFER_TOOL && c.name !== PAYMENT_TOOL);
-        // A speculative reply may read (instant tools), but nothing with an effect runs before the turn is confirmed.
-        if (this.held && (business.length < calls.length || business.some((c) => deps.latencyClass(c.name) === 'slow'))) await this.released;
-        if (this.signal.aborted) throw this.signal.reason;
-        if (!said && business.some((c) => deps.latencyClass(c.name) === 'slow')) {
-          const filler = deps.filler();
-          if (filler) {
-            this.emit({ audio: filler.audio, alignment: filler.alignment });
-            spoken.push(filler.text);
-          }
-        }
-        const results = await Promise.all(
-          calls.map(async (c): Promise<ToolResult> => {
-            if (c.name === TRANSFER_TOOL) {
-              action = { kind: 'transfer', reason: 'tool-requested' };
-              return { toolCallId: c.id, name: c.name, ok: true, content: '{"status":"transferring"}', latencyMs: 0 };
-            }
-            if (c.name === PAYMENT_TOOL) {
-              const args = parsePaymentArgs(c.arguments);
-              if (!args) return { toolCallId: c.id, name: c.name, ok: false, content: '{"error":"amount must look like 25.00"}', latencyMs: 0 };
-              action = { kind: 'pay', amount: args.amount };
-              return { toolCallId: c.id, name: c.name, ok: true, content: '{"status":"secure payment line"}', latencyMs: 0 };
-            }
-            return this.callTool(c);
-          }),
-        );
-        for (const [i, r] of results.entries()) {
-          out.push({ role: 'tool', tool_call_id: r.toolCallId, content: r.content });
-          toolResults.push({ ...r, arguments: calls[i]!.arguments });
-          if (r.name !== TRANSFER_TOOL && r.name !== PAYMENT_TOOL) this.measures.tools.push({ name: r.name, ms: r.latencyMs, ok: r.ok });
-        }
+        await this.runTools(calls, said, t);
       }
       text.end();
       await audio;
       if (this.signal.aborted) throw this.signal.reason;
-      return { status: 'done', messages: out, spoken: spoken.join(' '), toolResults, action };
+      return outcome('done', { action: t.action });
     } catch (err) {
       text.end();
       await audio;
-      if (ttsError !== undefined) return { status: 'failed', messages: out, spoken: spoken.join(' '), toolResults, error: ttsError };
-      if (this.signal.aborted) return { status: 'aborted', messages: out, spoken: spoken.join(' '), toolResults, action };
-      return { status: 'failed', messages: out, spoken: spoken.join(' '), toolResults, error: err };
+      if (ttsError !== undefined) return outcome('failed', { error: ttsError });
+      if (this.signal.aborted) return outcome('aborted', { action: t.action });
+      return outcome('failed', { error: err });
     } finally {
       if (this.firstPieceAt !== undefined && this.measures.ttsFirstByteAt !== undefined) {
         this.measures.ttsTimeToFirstByteMs = this.measures.ttsFirstByteAt - this.firstPieceAt;
       }
+    }
+  }
+
+  /** A clause to this reply's TTS context. */
+  private speak(text: PushQueue<string>, piece: string): void {
+    if (this.firstPieceAt === undefined) {
+      this.firstPieceAt = this.now();
+      this.measures.firstClauseAt = this.firstPieceAt;
+    }
+    this.usage.ttsChars += piece.length;
+    // ElevenLabs: each text message "should always end with a single space".
+    text.push(`${piece} `);
+  }
+
+  /** One LLM round: its text spoken clause by clause as it streams, its tool calls collected, its usage counted. */
+  private async llmRound(round: number, lastRound: boolean, t: TurnState): Promise<{ said: string; calls: ToolCall[] }> {
+    const { deps } = this;
+    const chunker = new ClauseChunker();
+    let roundText = '';
+    const calls: ToolCall[] = [];
+    const startedAt = this.now();
+    let firstToken: number | undefined;
+    this.roundOpen = true;
+    for await (const ev of deps.llm.stream(
+      { model: deps.model, messages: [...this.messages, ...t.out], tools: lastRound ? undefined : deps.toolDefs, maxTokens: deps.maxTokens ?? 300 },
+      this.signal,
+    )) {
+      if (ev.kind === 'text') {
+        if (firstToken === undefined) {
+          firstToken = this.now();
+          if (round === 0) {
+            this.measures.llmFirstTokenAt = firstToken;
+            this.measures.llmTimeToFirstTokenMs = firstToken - startedAt;
+          }
+        }
+        roundText += ev.delta;
+        this.streamedChars += ev.delta.length;
+        for (const piece of chunker.push(ev.delta)) t.speak(piece);
+      } else if (ev.kind === 'tool-call') {
+        calls.push(ev.call);
+      } else {
+        this.gotUsage = true;
+        this.usage.inputTokens += ev.usage.inputTokens;
+        this.usage.outputTokens += ev.usage.outputTokens;
+        this.usage.model = ev.model || this.usage.model;
+      }
+    }
+    if (!this.gotUsage) this.usage.outputTokens += this.unbilledEstimate();
+    this.gotUsage = false;
+    this.roundOpen = false;
+    this.streamedChars = 0;
+    const tail = chunker.flush();
+    if (tail) t.speak(tail);
+    const said = roundText.trim();
+    if (said) t.spoken.push(said);
+    return { said, calls };
+  }
+
+  /**
+   * A round's tool calls: recorded on the history, held back while speculative if they have an effect or are slow,
+   * a cached filler first before a slow tool when the round said nothing, then all run and their results recorded.
+   */
+  private async runTools(calls: ToolCall[], said: string, t: TurnState): Promise<void> {
+    const { deps } = this;
+    t.out.push({
+      role: 'assistant',
+      content: said || null,
+      tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
+    });
+    const business = calls.filter((c) => c.name !== TRANSFER_TOOL && c.name !== PAYMENT_TOOL);
+    // A speculative reply may read (instant tools), but nothing with an effect runs before the turn is confirmed.
+    if (this.held && (business.length < calls.length || business.some((c) => deps.latencyClass(c.name) === 'slow'))) await this.released;
+    if (this.signal.aborted) throw this.signal.reason;
+    if (!said && business.some((c) => deps.latencyClass(c.name) === 'slow')) {
+      const filler = deps.filler();
+      if (filler) {
+        this.emit({ audio: filler.audio, alignment: filler.alignment });
+        t.spoken.push(filler.text);
+      }
+    }
+    const results = await Promise.all(calls.map((c) => (c.name === TRANSFER_TOOL || c.name === PAYMENT_TOOL ? pipelineTool(c, t) : this.callTool(c))));
+    for (const [i, r] of results.entries()) {
+      t.out.push({ role: 'tool', tool_call_id: r.toolCallId, content: r.content });
+      t.toolResults.push({ ...r, arguments: calls[i]!.arguments });
+      if (r.name !== TRANSFER_TOOL && r.name !== PAYMENT_TOOL) this.measures.tools.push({ name: r.name, ms: r.latencyMs, ok: r.ok });
     }
   }
 
@@ -329,4 +331,25 @@ export class Reply {
       this.emit(chunk);
     }
   }
+}
+
+/** What one reply has produced so far: history to append, text spoken, tool results, and the action it asks for. */
+interface TurnState {
+  out: ChatMessage[];
+  spoken: string[];
+  toolResults: ReplyOutcome['toolResults'];
+  action?: ReplyAction;
+  speak(piece: string): void;
+}
+
+/** The tools the pipeline answers itself: a transfer or a payment becomes the reply's action (the last one asked wins). */
+async function pipelineTool(c: ToolCall, t: TurnState): Promise<ToolResult> {
+  if (c.name === TRANSFER_TOOL) {
+    t.action = { kind: 'transfer', reason: 'tool-requested' };
+    return { toolCallId: c.id, name: c.name, ok: true, content: '{"status":"transferring"}', latencyMs: 0 };
+  }
+  const args = parsePaymentArgs(c.arguments);
+  if (!args) return { toolCallId: c.id, name: c.name, ok: false, content: '{"error":"amount must look like 25.00"}', latencyMs: 0 };
+  t.action = { kind: 'pay', amount: args.amount };
+  return { toolCallId: c.id, name: c.name, ok: true, content: '{"status":"secure payment line"}', latencyMs: 0 };
 }

@@ -111,21 +111,25 @@ export function createCallMetrics(opts: CallMetricsOptions): CallMetrics {
     end(s) {
       if (ended) return;
       ended = true;
-      const cost = opts.cost?.(s);
-      const metrics: Partial<Record<MetricName, number[]>> = {
-        CallDuration: [Math.max(0, s.endedAt - s.startedAt) / 1000],
-        Escalated: [s.escalated ? 1 : 0],
-        CallsFailed: [s.failed ? 1 : 0],
-      };
-      if (cost) metrics.CostPerCall = [cost.total];
-      const properties: Record<string, unknown> = {
-        replies: s.turns, bargeIns: s.interruptions, escalated: s.escalated, failed: s.failed,
-        sttSeconds: s.sttSeconds, greetingMs: s.greetingMs,
-      };
-      if (cost) properties.cost = cost;
-      if (opts.tiers) properties.tiers = opts.tiers();
-      flush({ metrics, properties });
+      flush(perCall(s, opts.cost?.(s), opts.tiers?.()));
     },
     flush: () => flush(),
   };
+}
+
+/** The per-call figures of a finished call: CallDuration, Escalated, CallsFailed, CostPerCall (with its breakdown), and the summary as properties. */
+function perCall(s: CallSummary, cost: CostBreakdown | undefined, tiers: TierSplit | undefined): { metrics: Partial<Record<MetricName, number[]>>; properties: Record<string, unknown> } {
+  const metrics: Partial<Record<MetricName, number[]>> = {
+    CallDuration: [Math.max(0, s.endedAt - s.startedAt) / 1000],
+    Escalated: [s.escalated ? 1 : 0],
+    CallsFailed: [s.failed ? 1 : 0],
+  };
+  if (cost) metrics.CostPerCall = [cost.total];
+  const properties: Record<string, unknown> = {
+    replies: s.turns, bargeIns: s.interruptions, escalated: s.escalated, failed: s.failed,
+    sttSeconds: s.sttSeconds, greetingMs: s.greetingMs,
+  };
+  if (cost) properties.cost = cost;
+  if (tiers) properties.tiers = tiers;
+  return { metrics, properties };
 }

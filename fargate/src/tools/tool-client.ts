@@ -83,123 +83,145 @@ export function createToolClient(opts: ToolClientOptions): HttpToolClient {
   const secure = base.protocol === 'https:';
   const agentOpts = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, timeout: 60_000 };
   const agent = secure ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
-  const lookup = opts.contractFor ?? catalogContractFor;
   const signer =
     opts.auth === 'iam'
       ? new SignatureV4({ service: 'execute-api', region: opts.region, credentials: opts.credentials ?? defaultProvider(), sha256: Sha256 })
       : undefined;
+  const client: Client = { base, wire: { secure, agent, signer }, lookup: opts.contractFor ?? catalogContractFor, log: opts.log, defaultTimeoutMs: opts.defaultTimeoutMs };
+  return { call: (call, ctx) => callTool(client, call, ctx), close: () => agent.destroy() };
+}
 
-  function result(call: ToolCall, started: number, ok: boolean, body: Record<string, unknown>): ToolResult {
-    return { toolCallId: call.id, name: call.name, ok, content: JSON.stringify(body), latencyMs: Math.round(performance.now() - started) };
+/** What one POST needs: the scheme, the keep-alive agent and the SigV4 signer (IAM auth). */
+interface Wire {
+  secure: boolean;
+  agent: http.Agent;
+  signer: SignatureV4 | undefined;
+}
+
+interface Client {
+  base: URL;
+  wire: Wire;
+  lookup: (name: string) => ToolContract | undefined;
+  log: Logger;
+  defaultTimeoutMs: number | undefined;
+}
+
+type CallContext = Parameters<ToolClient['call']>[1];
+
+/** One tool call: checked against its contract, posted with its timeout (a stale keep-alive socket retried once if idempotent), answered. */
+async function callTool(client: Client, call: ToolCall, ctx: CallContext): Promise<ToolResult> {
+  const started = performance.now();
+  ctx.signal.throwIfAborted();
+  const contract = client.lookup(call.name);
+  if (!contract || isPipelineTool(call.name)) {
+    client.log.warn({ tool: call.name.slice(0, 64) }, 'LLM called a tool the tools API does not serve');
+    return result(call, started, false, { error: `unknown tool ${call.name}`, speakable: SPEAK.unknown });
   }
+  const args = jsonObject(call.arguments);
+  // The model produced broken JSON: tell it so it can ask again, without a round trip.
+  if (!args) return result(call, started, false, { error: 'arguments were not a JSON object', speakable: SPEAK.badArguments });
+  const timeoutMs = contract.timeoutMs ?? client.defaultTimeoutMs ?? 1500;
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+  const url = new URL(`tools/${encodeURIComponent(call.name)}`, client.base);
+  const body = JSON.stringify({ callSid: ctx.callSid, toolCallId: call.id, ...(ctx.callerPhone ? { callerPhone: ctx.callerPhone } : {}), arguments: args });
 
-  async function post(url: URL, body: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
-    let headers: Record<string, string> = {
-      host: url.host,
-      'content-type': 'application/json',
-      'content-length': String(Buffer.byteLength(body)),
-    };
-    if (signer) {
-      const signed = await signer.sign(
-        new HttpRequest({
-          method: 'POST',
-          protocol: url.protocol,
-          hostname: url.hostname,
-          ...(url.port ? { port: Number(url.port) } : {}),
-          path: url.pathname,
-          headers,
-          body,
-        }),
-      );
-      headers = signed.headers;
+  let res: { status: number; text: string };
+  try {
+    try {
+      res = await post(client.wire, url, body, signal);
+    } catch (err) {
+      if (!(err instanceof ToolHttpError && err.reusedSocket && contract.idempotent && !signal.aborted)) throw err;
+      res = await post(client.wire, url, body, signal); // a keep-alive socket the server had already closed
     }
-    return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(url, { method: 'POST', agent, headers, signal }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) return req.destroy(new ToolHttpError('response too large', 'network'));
-          chunks.push(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('error', (err: Error & { code?: string }) => {
-        if (signal.aborted) reject(new ToolHttpError('aborted', 'timeout'));
-        else reject(new ToolHttpError(err.message, 'network', req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')));
-      });
-      req.end(body);
+  } catch (err) {
+    // The call (or reply) was aborted: the caller hung up or barged in; nobody will speak this result.
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const timedOut = signal.aborted;
+    client.log.warn({ tool: call.name, timeoutMs, kind: timedOut ? 'timeout' : 'network', err: timedOut ? undefined : (err as Error).message }, 'tool call failed');
+    return result(call, started, false, timedOut ? { error: `timed out after ${timeoutMs} ms`, speakable: SPEAK.timeout } : { error: 'tools API unreachable', speakable: SPEAK.upstream });
+  }
+  return answer(client.log, call, started, res);
+}
+
+/** The tools API's answer as a speakable result: the tool's result, or what the refusal (400/404/413/other) means to the caller. */
+function answer(log: Logger, call: ToolCall, started: number, res: { status: number; text: string }): ToolResult {
+  const parsed = jsonObject(res.text);
+  if (res.status === 200 && parsed && 'result' in parsed) {
+    const r = parsed.result as Record<string, unknown> | null;
+    // 200 with result.error is the tool's own "couldn't reach" answer (CONTRACTS.md): speakable, but not a success.
+    const ok = !(r && typeof r === 'object' && typeof r.error === 'string');
+    return result(call, started, ok, { result: r, ...(typeof parsed.speakable === 'string' ? { speakable: parsed.speakable } : {}) });
+  }
+  log.warn({ tool: call.name, status: res.status }, 'tool call refused');
+  if (res.status === 400) {
+    const field = typeof parsed?.field === 'string' ? parsed.field : undefined;
+    const message = typeof parsed?.error === 'string' ? parsed.error : 'invalid arguments';
+    return result(call, started, false, {
+      error: message,
+      ...(field ? { field } : {}),
+      speakable: field ? `I need a valid ${spokenField(field)} for that. Could you tell me again?` : SPEAK.badArguments,
     });
   }
+  if (res.status === 404) return result(call, started, false, { error: `unknown tool ${call.name}`, speakable: SPEAK.unknown });
+  if (res.status === 413) return result(call, started, false, { error: 'request too large', speakable: SPEAK.tooLarge });
+  return result(call, started, false, { error: `tools API answered HTTP ${res.status}`, speakable: SPEAK.upstream });
+}
 
-  async function call(call: ToolCall, ctx: { callSid: string; callerHash?: string; callerPhone?: string; signal: AbortSignal }): Promise<ToolResult> {
-    const started = performance.now();
-    ctx.signal.throwIfAborted();
-    const contract = lookup(call.name);
-    if (!contract || isPipelineTool(call.name)) {
-      opts.log.warn({ tool: call.name.slice(0, 64) }, 'LLM called a tool the tools API does not serve');
-      return result(call, started, false, { error: `unknown tool ${call.name}`, speakable: SPEAK.unknown });
-    }
-    let args: unknown;
-    try {
-      args = JSON.parse(call.arguments);
-    } catch {
-      args = undefined;
-    }
-    if (!args || typeof args !== 'object' || Array.isArray(args)) {
-      // The model produced broken JSON: tell it so it can ask again, without a round trip.
-      return result(call, started, false, { error: 'arguments were not a JSON object', speakable: SPEAK.badArguments });
-    }
-    const timeoutMs = contract.timeoutMs ?? opts.defaultTimeoutMs ?? 1500;
-    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
-    const url = new URL(`tools/${encodeURIComponent(call.name)}`, base);
-    const body = JSON.stringify({ callSid: ctx.callSid, toolCallId: call.id, ...(ctx.callerPhone ? { callerPhone: ctx.callerPhone } : {}), arguments: args });
-
-    let res: { status: number; text: string };
-    try {
-      try {
-        res = await post(url, body, signal);
-      } catch (err) {
-        if (!(err instanceof ToolHttpError && err.reusedSocket && contract.idempotent && !signal.aborted)) throw err;
-        res = await post(url, body, signal); // a keep-alive socket the server had already closed
-      }
-    } catch (err) {
-      // The call (or reply) was aborted: the caller hung up or barged in; nobody will speak this result.
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      const timedOut = signal.aborted;
-      opts.log.warn({ tool: call.name, timeoutMs, kind: timedOut ? 'timeout' : 'network', err: timedOut ? undefined : (err as Error).message }, 'tool call failed');
-      return result(call, started, false, timedOut ? { error: `timed out after ${timeoutMs} ms`, speakable: SPEAK.timeout } : { error: 'tools API unreachable', speakable: SPEAK.upstream });
-    }
-
-    let parsed: Record<string, unknown> | undefined;
-    try {
-      const v = JSON.parse(res.text) as unknown;
-      parsed = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    const latencyFields = { tool: call.name, status: res.status };
-    if (res.status === 200 && parsed && 'result' in parsed) {
-      const r = parsed.result as Record<string, unknown> | null;
-      // 200 with result.error is the tool's own "couldn't reach" answer (CONTRACTS.md): speakable, but not a success.
-      const ok = !(r && typeof r === 'object' && typeof r.error === 'string');
-      return result(call, started, ok, { result: r, ...(typeof parsed.speakable === 'string' ? { speakable: parsed.speakable } : {}) });
-    }
-    opts.log.warn(latencyFields, 'tool call refused');
-    if (res.status === 400) {
-      const field = typeof parsed?.field === 'string' ? parsed.field : undefined;
-      const message = typeof parsed?.error === 'string' ? parsed.error : 'invalid arguments';
-      return result(call, started, false, {
-        error: message,
-        ...(field ? { field } : {}),
-        speakable: field ? `I need a valid ${spokenField(field)} for that. Could you tell me again?` : SPEAK.badArguments,
-      });
-    }
-    if (res.status === 404) return result(call, started, false, { error: `unknown tool ${call.name}`, speakable: SPEAK.unknown });
-    if (res.status === 413) return result(call, started, false, { error: 'request too large', speakable: SPEAK.tooLarge });
-    return result(call, started, false, { error: `tools API answered HTTP ${res.status}`, speakable: SPEAK.upstream });
+/** `text` parsed as a JSON object, or undefined (not JSON, or an array / scalar / null). */
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
+}
 
-  return { call, close: () => agent.destroy() };
+function result(call: ToolCall, started: number, ok: boolean, body: Record<string, unknown>): ToolResult {
+  return { toolCallId: call.id, name: call.name, ok, content: JSON.stringify(body), latencyMs: Math.round(performance.now() - started) };
+}
+
+/** Request headers, SigV4-signed when the client signs. */
+async function headersFor(signer: SignatureV4 | undefined, url: URL, body: string): Promise<Record<string, string>> {
+  const headers: Record<string, string> = {
+    host: url.host,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+  };
+  if (!signer) return headers;
+  const signed = await signer.sign(
+    new HttpRequest({
+      method: 'POST',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      ...(url.port ? { port: Number(url.port) } : {}),
+      path: url.pathname,
+      headers,
+      body,
+    }),
+  );
+  return signed.headers;
+}
+
+/** POSTs `body`; the response body is capped at MAX_RESPONSE_BYTES, and a reset on a reused socket is marked for retry. */
+async function post(wire: Wire, url: URL, body: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
+  const headers = await headersFor(wire.signer, url, body);
+  return new Promise((resolve, reject) => {
+    const req = (wire.secure ? https : http).request(url, { method: 'POST', agent: wire.agent, headers, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_RESPONSE_BYTES) return req.destroy(new ToolHttpError('response too large', 'network'));
+        chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', (err: Error & { code?: string }) => {
+      if (signal.aborted) reject(new ToolHttpError('aborted', 'timeout'));
+      else reject(new ToolHttpError(err.message, 'network', req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')));
+    });
+    req.end(body);
+  });
 }
