@@ -21,6 +21,8 @@ import { createDocumentClient, ensureTranscriptTable } from '../fargate/src/stor
 import { emulatorEnv, LOCAL_TWILIO, startEmulators, type Emulators, type EmulatorsOptions } from './emulators';
 import type { AcceptedCall } from '../fargate/src/server';
 import type { Scenario } from './scenarios/scenario';
+import { startConsoleGateway, type ConsoleGateway } from './console-gateway';
+import { ensureConsoleTable, localConsoleHandlers } from './console-handlers';
 import type { LiveFeed } from '../contracts/console';
 import { freePort } from './ports';
 import { ensureRedis } from './redis';
@@ -67,6 +69,8 @@ export interface LocalStackOptions {
   onChildLog?: (line: string) => void;
   /** In-process only: per-call observer (e.g. to collect turn measures). */
   observerFor?: (call: AcceptedCall) => CallObserver;
+  /** Runs the operations console stand-in (local/console-gateway.ts) and points the media service at it. @default false */
+  console?: boolean;
   /** In-process only: the operations console's feed for every call (e.g. a test collecting the events). */
   liveFeed?: LiveFeed;
 }
@@ -96,6 +100,10 @@ export interface LocalStack {
   calls: Map<string, CallTrace>;
   /** In-process only: every CloudWatch EMF line the media service wrote (one JSON document each). */
   emf: string[];
+  /** The operations console stand-in (`console: true`): page, WebSocket and management endpoint. */
+  console?: ConsoleGateway;
+  /** The console connections table in dynalite (`console: true`). */
+  consoleTable?: string;
   /** The stored transcript of a call (turn 0 = call record, then heard turns), read back from dynalite. */
   transcript(callSid: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -145,6 +153,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     closers.push(() => emulators.close());
 
+    const consoleGw = opts.console ? await startConsole(business.endpoint, redisUrl, fixed ? 4107 : 0, closers) : undefined;
+
     const port = fixed ? 8080 : await freePort();
     // Several tasks: each listens on its own port behind a local load balancer, which is the public URL.
     const taskPorts = opts.media === 'child' && (opts.tasks ?? 1) > 1 ? await Promise.all(Array.from({ length: opts.tasks! }, freePort)) : [port];
@@ -178,6 +188,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       AGENTS_DIR: LOCAL_AGENTS_DIR,
       NUMBER_TO_AGENT: JSON.stringify(LOCAL_NUMBERS),
       ...providerEnv,
+      ...(consoleGw ? { CONSOLE_MANAGEMENT_ENDPOINT: consoleGw.managementEndpoint, CONSOLE_CONNECTIONS_TABLE: CONSOLE_TABLE } : {}),
       ...opts.env,
     };
     const config = loadConfig(env);
@@ -238,6 +249,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       balancer,
       calls,
       emf,
+      console: consoleGw,
+      consoleTable: consoleGw ? CONSOLE_TABLE : undefined,
       async transcript(callSid) {
         const d = createDocumentClient({ region: 'us-east-1', endpoint: business.endpoint });
         try {
@@ -253,6 +266,22 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await close();
     throw err;
   }
+}
+
+const CONSOLE_TABLE = 'console-connections';
+
+/** The console stand-in with the local console handlers (its table in dynalite, actions on Redis). */
+async function startConsole(dynamoEndpoint: string, redisUrl: string, port: number, closers: (() => Promise<void>)[]): Promise<ConsoleGateway> {
+  const doc = createDocumentClient({ region: 'us-east-1', endpoint: dynamoEndpoint });
+  await ensureConsoleTable(doc, CONSOLE_TABLE);
+  doc.destroy();
+  let handlers: ReturnType<typeof localConsoleHandlers> | undefined;
+  const gw = await startConsoleGateway({ port, handlers: (managementEndpoint) => (handlers = localConsoleHandlers({ table: CONSOLE_TABLE, dynamoEndpoint, redisUrl, managementEndpoint })) });
+  closers.push(async () => {
+    await gw.close();
+    await handlers?.close();
+  });
+  return gw;
 }
 
 /** Runs the media service as its own process (`tsx fargate/src/main.ts`) and waits for /ready. */

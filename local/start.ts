@@ -33,12 +33,13 @@ async function main(): Promise<number> {
   const scenario = loadScenario(values.scenario!);
   const network = networkFor(values.network!);
   const keepUp = values['keep-up']!;
-  const stack = await startLocalStack({ scenario, fixedPorts: keepUp });
+  const stack = await startLocalStack({ scenario, fixedPorts: keepUp, console: keepUp });
   if (keepUp) {
     console.log(`local stack up${stack.realProviders ? ' (real providers)' : ' (emulated providers)'}:`);
     console.log(`  webhook  POST ${stack.twimlUrl}`);
     console.log(`  media    ${stack.mediaUrl}`);
     console.log(`  tools    ${stack.tools.url}    dynalite ${stack.dynamoEndpoint}`);
+    if (stack.console) console.log(`  console  ${stack.console.pageUrl}  (WebSocket ${stack.console.wsUrl}, @connections ${stack.console.managementEndpoint})`);
     console.log(
       `  place a call: npm run call -- --twiml-url ${stack.twimlUrl} --auth-token ${stack.twilio.authToken} --account-sid ${stack.twilio.accountSid} --scenario ${scenario.name}`,
     );

@@ -104,6 +104,10 @@ export const envSchema = z.object({
   TRANSCRIPTS_TABLE: z.string().min(3),
   /** Override of the DynamoDB endpoint (dynalite locally). */
   DYNAMODB_ENDPOINT: url.optional(),
+  /** The operations console's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`); unset = no console feed. */
+  CONSOLE_MANAGEMENT_ENDPOINT: url.optional(),
+  /** The console connections table (ConsoleConnection rows); required with CONSOLE_MANAGEMENT_ENDPOINT. */
+  CONSOLE_CONNECTIONS_TABLE: z.string().min(3).optional(),
   TRANSCRIPT_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
 
   /** Agent profile used when the call names none, or its number is not in NUMBER_TO_AGENT. */

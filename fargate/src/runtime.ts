@@ -15,6 +15,8 @@ import { contractFor, toolsFor } from './tools/catalog';
 import { createToolClient } from './tools/tool-client';
 import { OperatorBus } from './operator-bus';
 import type { LiveFeed } from '../../contracts/console';
+import { ConsoleFeed, withLiveFeed } from './observability/console-feed';
+import { createDocumentClient } from './store/dynamo';
 
 
 /** What main.ts and the local stack use. */
@@ -76,7 +78,11 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
   for (const p of profiles) providers.warm(p);
   await Promise.race([cache.warm(profiles), sleep(opts.warmUpTimeoutMs ?? 10_000)]);
 
-  const deps = callDeps(config, { agents, providers, tools, cache, stores, operators, opts });
+  // The operations console feed: the given one (tests), else PostToConnection when CONSOLE_MANAGEMENT_ENDPOINT is set.
+  const ownFeed = opts.liveFeed ? undefined : consoleFeedFor(config, log);
+  const liveFeed = opts.liveFeed ?? ownFeed;
+  const instrumentsFor = liveFeed && opts.instrumentsFor ? withLiveFeed(opts.instrumentsFor, liveFeed) : opts.instrumentsFor;
+  const deps = callDeps(config, { agents, providers, tools, cache, stores, operators, opts: { ...opts, liveFeed, instrumentsFor } });
   const live = new Set<LiveCall>();
   return {
     async handle(call) {
@@ -96,6 +102,7 @@ export async function createCallHandler(config: Config, log: Logger, opts: CallH
       providers.close();
       tools.close();
       await operators.close();
+      await ownFeed?.close();
       await stores.close();
     },
   };
@@ -132,4 +139,16 @@ function callDeps(
     operators: t.operators,
     liveFeed: t.opts.liveFeed,
   };
+}
+
+/** The operations console feed, when CONSOLE_MANAGEMENT_ENDPOINT is set (observability/console-feed.ts). */
+function consoleFeedFor(config: Config, log: Logger): ConsoleFeed | undefined {
+  if (!config.CONSOLE_MANAGEMENT_ENDPOINT) return undefined;
+  if (!config.CONSOLE_CONNECTIONS_TABLE) throw new Error('CONSOLE_CONNECTIONS_TABLE must be set with CONSOLE_MANAGEMENT_ENDPOINT');
+  const doc = createDocumentClient({ region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT });
+  const local = config.DYNAMODB_ENDPOINT !== undefined;
+  return new ConsoleFeed({
+    endpoint: config.CONSOLE_MANAGEMENT_ENDPOINT, region: config.AWS_REGION, table: config.CONSOLE_CONNECTIONS_TABLE, doc, ownsDoc: true, log,
+    ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  });
 }

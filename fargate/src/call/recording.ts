@@ -6,6 +6,7 @@ import type { CallObserver, CallSummary, TurnMeasures } from '../observability/o
 import type { CallRecorder } from '../store/call-recorder';
 import type { Handover } from './handover';
 import type { HeardUtterance } from './speaking';
+import type { LiveFeed } from '../../../contracts/console';
 
 /** The latency fields a transcript turn stores, rounded ms. */
 export function latencyOf(m: TurnMeasures): Record<string, number> {
@@ -26,6 +27,15 @@ function finishMeasures(m: TurnMeasures): void {
   if (m.sttFinalAt !== undefined && m.speechEndAt !== undefined) m.sttFinalDelayMs = m.sttFinalAt - m.speechEndAt;
 }
 
+/** A transcript line as the console's `turn` event: the words as heard, and the reply's waterfall. */
+function liveTurn(callSid: string, turn: number, at: number, role: 'user' | 'assistant', text: string, extra: { interrupted?: boolean; measures?: TurnMeasures }) {
+  const m = extra.measures;
+  const waterfall = m
+    ? { sttFinalDelayMs: m.sttFinalDelayMs, llmTimeToFirstTokenMs: m.llmTimeToFirstTokenMs, ttsTimeToFirstByteMs: m.ttsTimeToFirstByteMs, voiceToVoiceMs: m.voiceToVoiceMs }
+    : {};
+  return { type: 'turn' as const, callSid, turn, at, ...(role === 'user' ? { caller: text } : { agent: text }), interrupted: extra.interrupted === true, waterfall };
+}
+
 /** One call's record keeping. */
 export class Recording {
   /** Heard turns, in order, for the handoff summary. */
@@ -37,6 +47,8 @@ export class Recording {
   private readonly reported = new Set<Reply>();
 
   private recorder: CallRecorder | undefined;
+  /** The operations console: every transcript line goes there as heard (set by the call when a console feed exists). */
+  live: { feed: LiveFeed; callSid: string } | undefined;
 
   /** A recording that goes on from an earlier stream of the same call. */
   static resume(h: Handover, observer: CallObserver, now: () => number): Recording {
@@ -115,6 +127,7 @@ export class Recording {
       interrupted: !u.complete || undefined,
       startedAt: m.replyStartedAt,
       latency: latencyOf(m),
+      measures: m,
       toolCalls: u.outcome.toolResults.map((r) => ({ id: r.toolCallId, name: r.name, arguments: r.arguments, ok: r.ok, latencyMs: r.latencyMs })),
     });
   }
@@ -141,10 +154,11 @@ export class Recording {
     this.observer.end(summary);
   }
 
-  private write(role: 'user' | 'assistant', text: string, extra: { interrupted?: boolean; latency?: Record<string, number>; toolCalls?: { id: string; name: string; arguments: string; ok?: boolean; latencyMs?: number }[]; startedAt?: number }): void {
+  private write(role: 'user' | 'assistant', text: string, extra: { interrupted?: boolean; latency?: Record<string, number>; measures?: TurnMeasures; toolCalls?: { id: string; name: string; arguments: string; ok?: boolean; latencyMs?: number }[]; startedAt?: number }): void {
     if (!text && !extra.toolCalls?.length) return;
     const at = this.now();
     this.turns.push({ role, text, at, interrupted: extra.interrupted });
+    this.live?.feed.publish(liveTurn(this.live.callSid, this.turns.length, at, role, text, extra));
     this.recorder?.turn({ role, text, interrupted: extra.interrupted, startedAt: extra.startedAt ?? at, endedAt: at, latency: extra.latency, toolCalls: extra.toolCalls });
   }
 }

@@ -27,6 +27,8 @@ export interface CallInstruments {
   usage(at: number): CallUsage;
   /** Usage an earlier stream of this call ran up: the final cost covers the whole call. */
   carry(usage: CallUsage): void;
+  /** What the call has cost so far, USD (the operations console's running cost). */
+  running?(at: number): number;
 }
 
 /** Options of {@link createObservability}. */
@@ -105,6 +107,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
         providerError: (p) => service.providerError(p),
         usage: (at) => meter.usage(at),
         carry: (u) => meter.carry(u),
+        running: (at) => meter.running(at).total,
       };
     },
   };
