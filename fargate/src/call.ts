@@ -40,12 +40,6 @@ function turnDetectorFor(profile: AgentProfile): EndpointingTurnDetector {
 class Call extends CallParts implements LiveCall {
   private lastConfidence = 1;
 
-  constructor(...args: ConstructorParameters<typeof CallParts>) {
-    super(...args);
-    // The operations console gets every transcript line as heard (Recording publishes it).
-    if (this.deps.liveFeed) this.recording.live = { feed: this.deps.liveFeed, callSid: this.call.start.callSid };
-  }
-
   /** Moves the call to another task once nothing is being said (bounded by `deadlineMs`). */
   async migrate(deadlineMs: number): Promise<boolean> {
     const until = this.now() + deadlineMs;

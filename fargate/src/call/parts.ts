@@ -81,6 +81,8 @@ export class CallParts {
     this.signal = AbortSignal.any([call.signal, this.controller.signal]);
     this.inputs = new CallInputs(this.now, log, handover?.sttSeconds);
     this.recording = handover ? Recording.resume(handover, observer, this.now) : new Recording(new Conversation(systemPrompt(this.profile, this.today, '')), observer, this.now);
+    // The operations console gets every transcript line as heard (Recording publishes it).
+    if (deps.liveFeed) this.recording.live = { feed: deps.liveFeed, callSid: call.start.callSid };
     this.speaking = new Speaking(call.transport, (u) => this.heard(u), this.now);
     this.detector = turnDetectorFor(this.profile);
     this.tts = deps.openTts(this.profile.voiceId);
