@@ -12,13 +12,21 @@ import { launch, openConsole, seenLines, waitForLines } from './helpers';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const booking = loadScenario('booking');
+/** The booking, plus one LLM rule that answers differently once a supervisor's whisper is in the conversation. */
+const whisperable = {
+  ...booking,
+  llm: [
+    { when: { system: 'Operator instruction.*loyalty discount', lastUser: '\\bten\\b' }, reply: { text: 'Ten AM it is, and your loyalty discount applies.' } },
+    ...(booking.llm ?? []),
+  ],
+};
 
 
 let stack: LocalStack;
 let browser: Browser;
 
 beforeAll(async () => {
-  [stack, browser] = await Promise.all([stackFor(booking, { console: true }), launch()]);
+  [stack, browser] = await Promise.all([stackFor(whisperable as typeof booking, { console: true }), launch()]);
 });
 
 afterAll(async () => {
@@ -100,7 +108,7 @@ describe('operations console', () => {
     await page.close();
   });
 
-  it('"whisper" reaches the agent\'s next reply (the LLM gets the instruction)', async () => {
+  it('"whisper" changes the agent\'s next reply', async () => {
     const page = await openConsole(browser, stack.console!.pageUrl);
     const callSid = 'CA' + Date.now().toString(16).padStart(32, 'f');
     const placed = call(stack, booking, { callSid });
@@ -109,11 +117,12 @@ describe('operations console', () => {
     await page.fill('#whisper-text', 'Mention the loyalty discount.');
     await page.click('#whisper');
     await page.waitForSelector('#acks li[data-ok="true"]');
-    await placed;
+    const report = await placed;
     await settled(stack, callSid);
-    // The instruction reaches the LLM on the next request after the ack (as a system message the agent applies).
+    // The instruction reaches the LLM as a system message, and the caller hears the reply it changed.
     const after = stack.emulators.llm.requests.filter((r) => JSON.stringify(r.body.messages).includes('Mention the loyalty discount.'));
     expect(after.length).toBeGreaterThan(0);
+    expect(report.heard).toContain('your loyalty discount applies');
     await page.close();
   });
 
