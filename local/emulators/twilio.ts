@@ -109,6 +109,8 @@ export async function startTwilioEmulator(opts: TwilioEmulatorOptions): Promise<
   let rng = createRng(knobs.seed ?? 1);
   const requests: CallUpdateRecord[] = [];
   const events = new EventEmitter();
+  // One listener per simulated caller: a 100-call bench has 100, which is not a leak.
+  events.setMaxListeners(0);
   const calls = new Map<string, CallState>();
   const callFor = (sid: string): CallState => {
     let c = calls.get(sid);

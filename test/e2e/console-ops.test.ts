@@ -98,6 +98,8 @@ describe('flags for review', () => {
     expect(flags).toEqual([
       { type: 'flag', callSid: sid, at: expect.any(Number), flag: { kind: 'frustration', recommended: 'take-over', detail: expect.stringContaining('repeated themselves') } },
     ]);
+    // The console is told why the call goes to a person.
+    expect(eventsOf(sid).filter((e) => e.type === 'escalation')).toEqual([{ type: 'escalation', callSid: sid, reason: 'frustration', at: expect.any(Number) }]);
     // The flag came with the second caller turn (repeat + "I said"), before the third.
     expect(checkExpect(frustrated, report, toolCallsSeen(stack))).toEqual([]);
     expect(report.transferred).toContain('+15557654321');

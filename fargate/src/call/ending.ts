@@ -25,6 +25,8 @@ export interface EndingDeps {
   cache: Pick<AudioCache, 'get'>;
   config: Pick<Config, 'PUBLIC_URL' | 'STREAM_TOKEN_KEY' | 'TRANSFER_NUMBER'>;
   callSid: string;
+  /** The call is being handed to a person, and why (the operations console shows it). @default none */
+  escalating?(reason: string): void;
   /** Stores the handoff summary on the call record the moment the transfer starts. */
   putHandoff(summary: string): void;
   /** Saves the call's state for the stream that takes it over (migration, or back from <Pay>). */
@@ -59,6 +61,7 @@ export class Ending {
     if (!this.begin('escalating')) return false;
     this.escalated = true;
     this.d.log.info({ reason }, 'escalating to a human');
+    this.d.escalating?.(reason);
     if (opts.apology) await this.say('apology', this.d.profile.apologyLine);
     await this.say('handoff', this.d.profile.handoffLine);
     this.summary = summarizeForHandoff(reason, this.d.recording.turns, this.d.recording.toolsCalled);

@@ -94,6 +94,7 @@ export class CallParts {
       resumeTwiml: () => resumeTwiml(deps.config, { callSid: start.callSid, caller: start.caller ?? '', agent: this.profile.name }),
       stop: (reason) => this.controller.abort(reason),
       providerError: (what) => this.instruments?.providerError(what),
+      escalating: (reason) => deps.liveFeed?.publish({ type: 'escalation', callSid: start.callSid, reason, at: this.now() }),
     });
   }
 
