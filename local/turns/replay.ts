@@ -5,7 +5,10 @@ import type { LoadedTurn } from './corpus';
 
 /** The policies an agent can choose (`endpointing` in its data file). */
 export const POLICIES: readonly EndpointingProfileName[] = ['aggressive', 'balanced', 'conservative', 'adaptive'];
-/** The call loop's clock tick (call.ts TICK): the detector sees time pass at this grain between STT events. */
+/**
+ * The replay's clock grain: the detector sees time pass every TICK_MS between STT events. The call loop instead arms one
+ * timer at the detector's `nextDeadline()`; test/fargate/turn-detector.test.ts pins that both give the same changes.
+ */
 export const TICK_MS = 50;
 
 /** One STT event and when it reached the client, ms after the stream's first audio byte. */
@@ -22,8 +25,7 @@ export interface TurnOutcome {
 }
 
 /**
- * Feeds one turn's recorded events to a fresh detector (one turn = one call) with ticks every TICK_MS, as call.ts
- * does. The agent is audible during over-agent turns until the caller really interrupts (`user-started`), including
+ * Feeds one turn's recorded events to a fresh detector (one turn = one call) with ticks every TICK_MS. The agent is audible during over-agent turns until the caller really interrupts (`user-started`), including
  * while paused (the loop keeps reporting it audible until the barge-in resolves); otherwise it is silent.
  */
 export function replayTurn(turn: LoadedTurn, events: Recorded[], policy: EndpointingProfileName, endAt: number): TurnOutcome {
