@@ -26,7 +26,8 @@ export interface TurnOutcome {
 
 /**
  * Feeds one turn's recorded events to a fresh detector (one turn = one call) with ticks every TICK_MS. The agent
- * is audible during over-agent turns until the caller really interrupts (`user-started`), including while paused (the loop keeps reporting it audible until the barge-in resolves); otherwise it is silent.
+ * is audible during over-agent turns until the caller really interrupts (`user-started`), including while paused
+ * (the loop keeps reporting it audible until the barge-in resolves); otherwise it is silent.
  */
 export function replayTurn(turn: LoadedTurn, events: Recorded[], policy: EndpointingProfileName, endAt: number): TurnOutcome {
   const detector = new EndpointingTurnDetector({ endpointing: ENDPOINTING_PROFILES[policy], speculate: true });
