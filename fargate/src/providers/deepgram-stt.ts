@@ -285,10 +285,7 @@ class Connection implements DeepgramConnection {
       if (this.chunker) {
         // deepgram-python-sdk#649: a KeepAlive on Flux kills the socket (1005). Silence is audio, so its time is
         // remembered; it completes any partial chunk to one 80 ms chunk.
-        const partial = this.chunker.take();
-        const chunk = new Uint8Array(FLUX_CHUNK_BYTES).fill(SILENCE);
-        chunk.set(partial);
-        this.injected.push([(this.bytesSent + partial.length) / BYTES_PER_SEC, (FLUX_CHUNK_BYTES - partial.length) / BYTES_PER_SEC]);
+        const chunk = this.fluxChunk(this.chunker.take());
         this.socket.sendMedia(chunk);
         this.bytesSent += chunk.length;
       } else {
@@ -298,6 +295,14 @@ class Connection implements DeepgramConnection {
     } catch {
       // The socket closed between the check and the send; onClose reports it.
     }
+  }
+
+  /** A held-back partial chunk (possibly empty) completed to one 80 ms Flux chunk with silence, its time remembered as injected. */
+  private fluxChunk(partial: Uint8Array): Uint8Array {
+    const chunk = new Uint8Array(FLUX_CHUNK_BYTES).fill(SILENCE);
+    chunk.set(partial);
+    this.injected.push([(this.bytesSent + partial.length) / BYTES_PER_SEC, (FLUX_CHUNK_BYTES - partial.length) / BYTES_PER_SEC]);
+    return chunk;
   }
 
   private send(frame: Mulaw): void {
@@ -318,7 +323,9 @@ class Connection implements DeepgramConnection {
     if (!this.isOpen || this.closing) return;
     this.closing = true;
     try {
-      if (this.chunker && this.isOpen && this.socket.readyState === OPEN) this.sendNow(this.chunker.take()); // the last words
+      // The last words: a partial Flux chunk is completed to 80 ms with silence, as the keep-alive does.
+      const last = this.chunker?.take();
+      if (last?.length && this.isOpen && this.socket.readyState === OPEN) this.sendNow(this.fluxChunk(last));
       if (!this.flux) this.socket.sendFinalize?.({ type: 'Finalize' });
       this.socket.sendCloseStream({ type: 'CloseStream' });
     } catch {
