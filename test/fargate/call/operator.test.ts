@@ -43,7 +43,8 @@ describe('parseOperatorCommand', () => {
   });
 });
 
-describe('OperatorBus (real Redis)', () => {
+/** A task's subscriber bus and a publishing client on the real Redis, for one describe block. */
+function realBus(): () => { bus: OperatorBus; pub: Redis } {
   let bus: OperatorBus;
   let pub: Redis;
   beforeAll(async () => {
@@ -54,6 +55,14 @@ describe('OperatorBus (real Redis)', () => {
     pub.disconnect();
     await bus.close();
   });
+  return () => ({ bus, pub });
+}
+
+describe('OperatorBus (real Redis)', () => {
+  const redis = realBus();
+  let bus: OperatorBus;
+  let pub: Redis;
+  beforeAll(() => void ({ bus, pub } = redis()));
 
   it('subscribes a call\'s channel, delivers its messages only, and unsubscribes when the last handler goes', async () => {
     const a = sid();
@@ -77,16 +86,10 @@ describe('OperatorBus (real Redis)', () => {
 });
 
 describe('OperatorDesk', () => {
+  const redis = realBus();
   let bus: OperatorBus;
   let pub: Redis;
-  beforeAll(async () => {
-    bus = await OperatorBus.open(url, log);
-    pub = new Redis(url);
-  });
-  afterAll(async () => {
-    pub.disconnect();
-    await bus.close();
-  });
+  beforeAll(() => void ({ bus, pub } = redis()));
 
   function desk(callSid: string, outcomes: { takeOver?: boolean } = {}) {
     const applied: string[] = [];

@@ -10,7 +10,7 @@ import { WRAP_UP_INSTRUCTION, type TurnPlan } from '../../../fargate/src/observa
 import type { CallObserver } from '../../../fargate/src/observability/observer';
 import { createMediaServer, type MediaServer } from '../../../fargate/src/server';
 import { testConfig } from '../fixtures/env';
-import { CALL_SID, parseLines, SUMMARY, T0, TURNS, USAGE } from './fixtures';
+import { CALL_SID, parseLines, playFixtureCall, SUMMARY, T0, TURNS, USAGE } from './fixtures';
 
 const log = pino({ level: 'silent' });
 const chat = [{ role: 'system' as const, content: 'You book haircuts.' }, { role: 'user' as const, content: 'Hi' }];
@@ -126,14 +126,7 @@ describe('observability instruments', () => {
     const media = createMediaServer({ config: testConfig({ METRICS_PORT: '0' }), log, onCall: async () => undefined, agentFor: () => 'booking', metrics: obs.metrics });
     servers.push(media);
     obs.service.setActiveCalls(() => media.activeCalls() + 2);
-    const inst = obs.instrumentsFor({ start: { callSid: CALL_SID, startedAt: T0 }, log }, { name: 'booking', stt: 'nova-3', llm: 'small' });
-    TURNS.forEach((m, i) => {
-      inst.observer.usage(USAGE[i]!);
-      for (const t of m.tools) inst.observer.toolCall(t.name, t.ms, t.ok);
-      inst.observer.turn(m);
-    });
-    inst.observer.end(SUMMARY);
-    inst.providerError('llm');
+    playFixtureCall(obs, log, 'llm');
     await media.listen(0);
     // Prometheus is served on the internal METRICS_PORT only, never on the public listener.
     const { status, type, body } = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
