@@ -1,7 +1,8 @@
 // Everything that happens to a call, as one event queue: Twilio inbound (media to the STT, the rest to the loop),
 // STT events, keypad entries, clock ticks (one timer, at the turn detector's next deadline) and reply completions; plus the media timeline that maps STT times to wall time.
 import type { InboundEvent, Mulaw, SpeechToText, SttEvent } from '../providers/types';
-import { PushQueue, type Reply, type ReplyOutcome } from './reply';
+import { AsyncQueue } from '../providers/async-queue';
+import type { Reply, ReplyOutcome } from './reply';
 
 export type CallEvent =
   | { kind: 'mark'; name: string }
@@ -23,9 +24,9 @@ const STALE_DEADLINE_POLL_MS = 50;
 
 /** The inputs of one call. `close()` stops every timer and pump. */
 export class CallInputs {
-  readonly events = new PushQueue<CallEvent>();
+  readonly events = new AsyncQueue<CallEvent>();
   /** Caller audio for the STT, untouched. */
-  private readonly audio = new PushQueue<Mulaw>();
+  private readonly audio = new AsyncQueue<Mulaw>();
   private audioMsSent = 0;
   private wallOffset = Number.POSITIVE_INFINITY;
   private digits = '';

@@ -7,33 +7,7 @@ import type { Logger } from '../observability/logger';
 import type { ChatMessage, LanguageModel, LlmTool, TextToSpeech, ToolCall, ToolClient, ToolResult, TtsChunk } from '../providers/types';
 import type { ReplyUsage, TurnMeasures } from '../observability/observer';
 import { ClauseChunker } from './text-chunker';
-
-/** An async iterable fed by `push` and closed by `end`: the TTS text input of one reply. */
-export class PushQueue<T> implements AsyncIterable<T> {
-  private readonly items: T[] = [];
-  private wake: (() => void) | undefined;
-  private ended = false;
-
-  push(item: T): void {
-    if (this.ended) return;
-    this.items.push(item);
-    this.wake?.();
-  }
-
-  end(): void {
-    this.ended = true;
-    this.wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      while (this.items.length) yield this.items.shift()!;
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
-  }
-}
+import { AsyncQueue } from '../providers/async-queue';
 
 /** What a reply asks the call to do after speaking. */
 export type ReplyAction = { kind: 'transfer'; reason: string } | { kind: 'pay'; amount: string };
@@ -189,7 +163,7 @@ export class Reply {
   }
 
   private async run(): Promise<ReplyOutcome> {
-    const text = new PushQueue<string>();
+    const text = new AsyncQueue<string>();
     const t: TurnState = { out: [], spoken: [], toolResults: [], speak: (piece) => this.speak(text, piece) };
     let ttsError: unknown;
     const audio = this.pumpAudio(text).catch((err: unknown) => {
@@ -230,7 +204,7 @@ export class Reply {
   }
 
   /** A clause to this reply's TTS context. */
-  private speak(text: PushQueue<string>, piece: string): void {
+  private speak(text: AsyncQueue<string>, piece: string): void {
     if (this.firstPieceAt === undefined) {
       this.firstPieceAt = this.now();
       this.measures.firstClauseAt = this.firstPieceAt;

@@ -2,6 +2,7 @@
 import twilio from 'twilio';
 import type { Logger } from '../observability/logger';
 import type { InboundEvent, Mulaw, TelephonyTransport } from '../providers/types';
+import { AsyncQueue } from '../providers/async-queue';
 import { clearMessage, markMessage, mediaMessage } from './twilio-protocol';
 
 /** 20 ms of 8 kHz μ-law. Outbound audio goes in frames this size so a `clear` cuts within 20 ms of what was heard. */
@@ -69,18 +70,15 @@ export interface TwilioTransportOptions {
  * {@link TwilioTransport.end}; the handler reads `inbound` (once) and plays audio back.
  */
 export class TwilioTransport implements TelephonyTransport {
-  readonly inbound: AsyncIterable<InboundEvent>;
-  private readonly queue: InboundEvent[] = [];
-  private wake: (() => void) | undefined;
-  private ended = false;
-  private abandoned = false;
+  /** Ends when the consumer breaks out of it, which then drops later events. */
+  private readonly queue = new AsyncQueue<InboundEvent>();
+  readonly inbound: AsyncIterable<InboundEvent> = this.queue;
   private finished = false;
   private dropped = 0;
   private readonly maxQueued: number;
 
   constructor(private readonly opts: TwilioTransportOptions) {
     this.maxQueued = opts.maxQueued ?? 500;
-    this.inbound = this.events();
   }
 
   /** Media frames dropped because the consumer fell more than `maxQueued` events behind. */
@@ -90,24 +88,19 @@ export class TwilioTransport implements TelephonyTransport {
 
   /** Queues one inbound event (server side). Ignored after {@link end} or once the consumer stopped reading. */
   deliver(ev: InboundEvent): void {
-    if (this.ended || this.abandoned) return;
     this.queue.push(ev);
     if (this.queue.length > this.maxQueued) {
-      const i = this.queue.findIndex((e) => e.kind === 'media');
-      if (i >= 0) {
-        this.queue.splice(i, 1);
+      if (this.queue.dropFirst((e) => e.kind === 'media')) {
         this.dropped++;
         // Warn on the first drop and then every 50 (1 s of audio) so a stuck consumer cannot flood the log.
         if (this.dropped === 1 || this.dropped % 50 === 0) this.opts.log.warn({ droppedMedia: this.dropped }, 'inbound consumer is behind; dropped oldest media');
       }
     }
-    this.wakeUp();
   }
 
   /** Ends `inbound` after the events already queued (stop or socket close). */
   end(): void {
-    this.ended = true;
-    this.wakeUp();
+    this.queue.end();
   }
 
   /** Queues agent audio at Twilio as 160-byte media frames (played in order). */
@@ -143,29 +136,5 @@ export class TwilioTransport implements TelephonyTransport {
     await this.opts.calls.update(this.opts.callSid, { status: 'completed' });
     this.finished = true;
     this.opts.log.info({ reason }, 'call hung up');
-  }
-
-  private wakeUp(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  private async *events(): AsyncGenerator<InboundEvent> {
-    try {
-      for (;;) {
-        const ev = this.queue.shift();
-        if (ev) {
-          yield ev;
-          continue;
-        }
-        if (this.ended) return;
-        await new Promise<void>((resolve) => (this.wake = resolve));
-      }
-    } finally {
-      // The consumer broke out (or we ended): stop queueing so nothing accumulates for nobody.
-      this.abandoned = true;
-      this.queue.length = 0;
-    }
   }
 }
