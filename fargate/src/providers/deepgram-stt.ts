@@ -2,6 +2,7 @@
 import { DeepgramClient } from '@deepgram/sdk';
 import type { Logger } from '../observability/logger';
 import { AsyncQueue } from './async-queue';
+import { onKeepAliveTick } from './keepalive-clock';
 import type { Mulaw, SpeechToText, SttEvent, SttWord } from './types';
 import type { PooledSocket } from './warm-pool';
 
@@ -229,7 +230,8 @@ class Connection implements DeepgramConnection {
   /** Silence we injected to keep a Flux socket alive: [stt time it starts, seconds]. Subtracted from word times. */
   private readonly injected: [number, number][] = [];
   private lastSendAt = Date.now();
-  private readonly timer: NodeJS.Timeout;
+  /** Leaves the shared keep-alive clock (keepalive-clock.ts). */
+  private readonly stopKeepAlive: () => void;
   /** Flux only: 20 ms frames → 80 ms chunks. */
   private readonly chunker: Chunker | undefined;
 
@@ -244,8 +246,7 @@ class Connection implements DeepgramConnection {
     socket.on('message', (m) => this.onMessage(m as WireMessage));
     socket.on('close', (e) => this.onClose(e.code ?? 1005, e.reason ?? ''));
     socket.on('error', (e) => this.opts.log.warn({ provider: 'deepgram', err: e.message }, 'deepgram socket error'));
-    this.timer = setInterval(() => this.keepAlive(), Math.min(1000, opts.keepAliveMs));
-    this.timer.unref();
+    this.stopKeepAlive = onKeepAliveTick(Math.min(1000, opts.keepAliveMs), () => this.keepAlive());
   }
 
   private toMedia: TimeMap = (t) => {
@@ -268,7 +269,7 @@ class Connection implements DeepgramConnection {
   private onClose(code: number, reason: string): void {
     if (!this.isOpen) return;
     this.isOpen = false;
-    clearInterval(this.timer);
+    this.stopKeepAlive();
     this.markClosed();
     if (this.closing) this.queue?.end();
     else {
@@ -349,7 +350,8 @@ class Connection implements DeepgramConnection {
     const pump = async () => {
       try {
         for await (const frame of audio) {
-          if (signal.aborted || this.closing || !this.isOpen) break;
+          // An abort has already set `closing` (onAbort → finish), so the signal itself need not be read per frame.
+          if (this.closing || !this.isOpen) break;
           this.send(frame);
         }
       } catch (err) {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Logger } from '../observability/logger';
 import { AsyncQueue } from './async-queue';
+import { onKeepAliveTick } from './keepalive-clock';
 import type { Alignment, Mulaw, TextToSpeech, TtsChunk } from './types';
 import type { PooledSocket } from './warm-pool';
 
@@ -176,7 +177,8 @@ class Connection implements TtsConnection {
   readonly closed: Promise<void>;
   private markClosed!: () => void;
   private readonly contexts = new Map<string, ActiveContext>();
-  private timer: NodeJS.Timeout | undefined;
+  /** Leaves the shared keep-alive clock (keepalive-clock.ts); a no-op until `start()`. */
+  private stopKeepAlive: () => void = () => {};
   private closing = false;
   private seq = 0;
   private readonly keepaliveCtx = { lastSendAt: Date.now() };
@@ -193,7 +195,7 @@ class Connection implements TtsConnection {
     ws.on('error', (err) => opts.log.warn({ provider: 'elevenlabs', err: err.message }, 'elevenlabs socket error'));
   }
 
-  /** Called once the socket is open: initialises the keep-alive context and starts the keep-alive timer. */
+  /** Called once the socket is open: initialises the keep-alive context and joins the shared keep-alive clock. */
   start(): void {
     this.isOpen = true;
     // A dedicated context keeps an idle socket alive: {"text":"","context_id":X} resets the inactivity timeout only
@@ -201,8 +203,7 @@ class Connection implements TtsConnection {
     this.sendJson(initMessage(KEEPALIVE_CONTEXT, this.opts));
     this.keepaliveCtx.lastSendAt = Date.now();
     const every = this.opts.keepAliveMs ?? 10_000;
-    this.timer = setInterval(() => this.keepAlive(every), Math.min(1000, every));
-    this.timer.unref();
+    this.stopKeepAlive = onKeepAliveTick(Math.min(1000, every), () => this.keepAlive(every));
   }
 
   private sendJson(obj: Record<string, unknown>): void {
@@ -290,7 +291,7 @@ class Connection implements TtsConnection {
   private onClose(code: number, reason: string): void {
     const wasOpen = this.isOpen;
     this.isOpen = false;
-    clearInterval(this.timer);
+    this.stopKeepAlive();
     this.markClosed();
     const err = new TtsError(`ElevenLabs closed the socket: ${code}${reason ? ` ${reason}` : ''}`, code);
     for (const ctx of this.contexts.values()) this.finish(ctx, err);
