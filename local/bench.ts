@@ -93,6 +93,11 @@ function procCpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** CPU milliseconds per second of call, to one decimal. */
+function cpuMsPerCallSecond(cpuSeconds: number, callSeconds: number): number {
+  return Math.round((cpuSeconds * 1000 * 10) / Math.max(1, callSeconds)) / 10;
+}
+
 function procPeakRssMb(pid: number): number | undefined {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -158,14 +163,14 @@ async function main(): Promise<void> {
         }
       }),
     );
-  let cold: { cpuMsPerCallSecond: number } | undefined;
+  let coldCpuMsPerCallSecond: number | undefined;
   if (values.warmup) {
     const c0 = pid ? procCpuSeconds(pid) : undefined;
     const warm = await wave(n);
     await new Promise((r) => setTimeout(r, 1500)); // its last turn lines and writes
     const c1 = pid ? procCpuSeconds(pid) : undefined;
     const s = warm.reduce((sum, r) => sum + (r instanceof Error ? 0 : r.durationMs / 1000), 0);
-    if (c0 !== undefined && c1 !== undefined) cold = { cpuMsPerCallSecond: Math.round(((c1 - c0) * 1000 * 10) / Math.max(1, s)) / 10 };
+    if (c0 !== undefined && c1 !== undefined) coldCpuMsPerCallSecond = cpuMsPerCallSecond(c1 - c0, s);
     pipeline.length = 0;
   }
   const cpu0 = pid ? procCpuSeconds(pid) : undefined;
@@ -222,11 +227,11 @@ async function main(): Promise<void> {
     mediaService:
       cpu0 !== undefined && cpu1 !== undefined
         ? {
-            cpuMsPerCallSecond: Math.round(((cpu1 - cpu0) * 1000 * 10) / Math.max(1, callSeconds)) / 10,
+            cpuMsPerCallSecond: cpuMsPerCallSecond(cpu1 - cpu0, callSeconds),
             cpuSeconds: Math.round((cpu1 - cpu0) * 100) / 100,
             callSeconds: Math.round(callSeconds),
             peakRssMb: peakMb,
-            ...(cold ? { coldCpuMsPerCallSecond: cold.cpuMsPerCallSecond } : {}),
+            ...(coldCpuMsPerCallSecond !== undefined ? { coldCpuMsPerCallSecond } : {}),
           }
         : undefined,
     /** Event-loop delay of the harness (callers + emulators), ms: above ~20 ms at p99 the harness is the bottleneck. */

@@ -14,14 +14,13 @@ export function onKeepAliveTick(periodMs: number, check: () => void): () => void
       for (const c of checks) c();
     }, periodMs);
     timer.unref();
-    clock = { timer, checks };
-    clocks.set(periodMs, clock);
+    clocks.set(periodMs, (clock = { timer, checks }));
   }
-  const { checks } = clock;
+  const { timer, checks } = clock;
   checks.add(check);
   return () => {
     if (!checks.delete(check) || checks.size) return;
-    clearInterval(clocks.get(periodMs)!.timer);
+    clearInterval(timer);
     clocks.delete(periodMs);
   };
 }
