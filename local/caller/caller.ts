@@ -186,6 +186,8 @@ class SimulatedCall {
   private dtmfSent = '';
   private readonly protocolErrors: string[] = [];
   private readonly migrations: Migration[] = [];
+  /** Streams a redirect closed on purpose: their close or error must not end the call while the next one dials. */
+  private readonly retired = new WeakSet<WebSocket>();
   private readonly turns: Turn[] = [];
   private mouth: Mouth | undefined;
   private readonly waiters = new Set<() => void>();
@@ -403,12 +405,14 @@ class SimulatedCall {
     this.checkWaiters();
   }
 
-  /** The stream's socket events; a socket replaced by a reconnect is detached first, so its close ends nothing. */
+  /** The stream's socket events; a socket a reconnect retires is detached first, so its close ends nothing. */
   private attach(ws: WebSocket): void {
-    ws.on('message', (data, isBinary) => this.down.deliver(() => this.onMessage(data, isBinary)));
-    ws.on('close', () => ws === this.ws && this.finish('server-closed'));
+    const live = () => ws === this.ws && !this.retired.has(ws);
+    // Twilio plays nothing more from a stream it has stopped.
+    ws.on('message', (data, isBinary) => live() && this.down.deliver(() => this.onMessage(data, isBinary)));
+    ws.on('close', () => live() && this.finish('server-closed'));
     ws.on('error', (err) => {
-      if (ws !== this.ws) return;
+      if (!live()) return;
       this.protocolErrors.push(`socket error: ${err.message}`);
       this.finish('server-closed');
     });
@@ -432,6 +436,8 @@ class SimulatedCall {
     const migration: Migration = { redirectedAt: this.clock(), agentQuietSince: this.lastAgentSpeechEnd };
     this.migrations.push(migration);
     this.send(wire.stop(++this.seq, this.s));
+    // The old stream may finish closing before the new one is up; that close is the redirect's, not a hang-up.
+    this.retired.add(old);
     this.up.deliver(() => old.close(1000));
     try {
       const ws = await dial(url, this.s.authToken, this.s.signal);

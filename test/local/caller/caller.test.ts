@@ -330,6 +330,29 @@ describe('simulated caller: how calls end', () => {
     expect(inbound(server.calls[0]!.log).at(-1)!.msg.event).toBe('stop');
   });
 
+  it('on a <Connect><Stream> redirect goes on in the new stream, even when the old one closes before the new one is up', async () => {
+    const before = await echo({ greeting: 'hello' });
+    const after = await echo({ greeting: 'hello', upgradeDelayMs: 400 });
+    let redirect: ((twiml: string) => void) | undefined;
+    const pending = placeCall({
+      url: `ws://127.0.0.1:${before.port}/media`,
+      scenario: scenario([{ waitForAgent: true }, { pause: 1500 }]),
+      audio,
+      onRedirect: (r) => (redirect = r),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    redirect!(`<Response><Connect><Stream url="ws://127.0.0.1:${after.port}/media"><Parameter name="resume" value="true"/></Stream></Connect></Response>`);
+    const report = await pending;
+    await before.calls[0]!.closed;
+    expect(inbound(before.calls[0]!.log).at(-1)!.msg.event).toBe('stop');
+    expect(report.migrations).toHaveLength(1);
+    expect(report.migrations[0]!.reconnectedAt).toBeGreaterThan(report.migrations[0]!.redirectedAt + 300);
+    expect(report.endedBy).toBe('scenario');
+    const start = inbound(after.calls[0]!.log, 'start')[0]!.msg.start;
+    expect(start.customParameters).toEqual({ resume: 'true' });
+    expect(start.streamSid).not.toBe(inbound(before.calls[0]!.log, 'start')[0]!.msg.start.streamSid);
+  });
+
   it('ends when the server closes the stream, without sending stop', async () => {
     const server = await echo({ closeAfterMs: 300 });
     const report = await placeCall({ url: `ws://127.0.0.1:${server.port}/media`, scenario: scenario([{ pause: 5000 }]), audio });

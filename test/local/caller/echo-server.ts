@@ -24,6 +24,8 @@ export interface EchoOptions {
   bargeIn?: boolean;
   /** Close the socket this many ms after `start`. @default never */
   closeAfterMs?: number;
+  /** Answer each WebSocket upgrade this many ms late (a slow task behind the balancer). @default 0 */
+  upgradeDelayMs?: number;
 }
 
 /** One message in either direction, stamped with the server's clock (performance.now()). */
@@ -76,7 +78,9 @@ export async function startEchoServer(o: EchoOptions): Promise<EchoServer> {
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     const upgradeUrl = req.url ?? '';
     const upgradeSignatureValid = twilio.validateRequest(o.authToken, String(req.headers['x-twilio-signature'] ?? ''), `ws://127.0.0.1:${port}${upgradeUrl}`, {});
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, upgradeUrl, upgradeSignatureValid));
+    const accept = () => wss.handleUpgrade(req, socket, head, (ws) => serve(ws, upgradeUrl, upgradeSignatureValid));
+    if (o.upgradeDelayMs) setTimeout(accept, o.upgradeDelayMs);
+    else accept();
   });
 
   function serve(ws: WebSocket, upgradeUrl: string, upgradeSignatureValid: boolean): void {
