@@ -124,14 +124,14 @@ function run(t: StreamingTranscriber, audio: AsyncIterable<Mulaw>, signal: Abort
   signal.addEventListener('abort', () => void finish(), { once: true });
   void (async () => {
     // The tail is sent only when it is ≥ 50 ms (400 bytes); a shorter one would be refused with 3007.
-    const chunks = rechunker(CHUNK_BYTES, 400);
+    const chunks = rechunker(CHUNK_BYTES);
     try {
       for await (const f of audio) {
         if (signal.aborted || terminating || q.settled) return;
         for (const c of chunks.add(f)) t.sendAudio(c.buffer as ArrayBuffer);
       }
-      const tail = chunks.rest();
-      if (tail && !q.settled) t.sendAudio(tail.buffer as ArrayBuffer);
+      const tail = chunks.take();
+      if (tail.length >= 400 && !q.settled) t.sendAudio(tail.buffer as ArrayBuffer);
     } catch (err) {
       q.fail(err);
       terminating = true;

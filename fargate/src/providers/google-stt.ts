@@ -155,8 +155,8 @@ export function createGoogleStt(opts: GoogleSttOptions): SpeechToText {
               if (signal.aborted || q.settled) return;
               for (const c of chunks.add(f)) stream.write(Buffer.from(c));
             }
-            const tail = chunks.rest();
-            if (tail && !q.settled) stream.write(Buffer.from(tail));
+            const tail = chunks.take();
+            if (tail.length && !q.settled) stream.write(Buffer.from(tail));
             stream.end(); // half-close: Google sends the last results, then ends the call
           } catch (err) {
             q.fail(err);

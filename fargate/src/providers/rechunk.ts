@@ -1,11 +1,13 @@
-// Re-chunks 20 ms Twilio μ-law frames into fixed-size STT messages (AssemblyAI and Google want ≥ 50–100 ms per message).
+// Re-chunks 20 ms Twilio μ-law frames into fixed-size STT messages (Deepgram, AssemblyAI and Google each want their own size).
 import type { Mulaw } from './types';
 
-/**
- * `add` returns every full `size`-byte chunk the frame completes; `rest` the leftover tail when it is at least
- * `minTail` bytes (a shorter tail may be refused by the vendor), else undefined.
- */
-export function rechunker(size: number, minTail = 0): { add(f: Mulaw): Uint8Array[]; rest(): Uint8Array | undefined } {
+/** `add` returns every full `size`-byte chunk the frame completes; `take` hands over the partial chunk held back (possibly empty) and forgets it. */
+export interface Rechunker {
+  add(f: Mulaw): Uint8Array[];
+  take(): Uint8Array;
+}
+
+export function rechunker(size: number): Rechunker {
   let pending = Buffer.alloc(0);
   return {
     add(f) {
@@ -17,6 +19,10 @@ export function rechunker(size: number, minTail = 0): { add(f: Mulaw): Uint8Arra
       }
       return out;
     },
-    rest: () => (pending.length > 0 && pending.length >= minTail ? new Uint8Array(pending) : undefined),
+    take() {
+      const rest = new Uint8Array(pending);
+      pending = Buffer.alloc(0);
+      return rest;
+    },
   };
 }
