@@ -121,7 +121,6 @@ function deepgramFor(config: Config, log: Logger, profile: AgentProfile): Deepgr
     // Card numbers and SSNs are redacted at the source on Nova; Flux only offers `numbers`, which would also hide
     // order numbers and times, so Flux text is redacted by us before it reaches the LLM.
     redact: flux ? [] : deepgramRedactParams(DEFAULT_STT_REDACTION),
-    novaChunkMs: config.DEEPGRAM_NOVA_CHUNK_MS,
     log,
   });
 }

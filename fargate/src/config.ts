@@ -68,8 +68,6 @@ export const envSchema = z.object({
   DEEPGRAM_URL: url.optional(),
   /** `nova-3` (endpointing + UtteranceEnd) or a Flux model such as `flux-general-en` (model-based end of turn). */
   DEEPGRAM_MODEL: z.string().default('nova-3'),
-  /** Nova: ms of caller audio per message to Deepgram (20–240, a multiple of 20). More is fewer messages (less CPU), and endpointing up to that much later (providers/deepgram-stt.ts NOVA_CHUNK_MS). */
-  DEEPGRAM_NOVA_CHUNK_MS: z.coerce.number().int().min(20).max(240).multipleOf(20).default(20),
 
   /**
    * `groq` (the default) runs the LLM_PROVIDERS chain (groq, fireworks, together in any order); `openai-compatible`

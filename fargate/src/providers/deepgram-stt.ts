@@ -49,8 +49,6 @@ export interface DeepgramSttOptions {
   drainMs?: number;
   /** Handshake timeout. @default 5000 */
   connectTimeoutMs?: number;
-  /** Nova only: ms of audio per binary message, a multiple of Twilio's 20 ms frame (see {@link NOVA_CHUNK_MS}). @default 20 */
-  novaChunkMs?: number;
 }
 
 /** One dialed, open Deepgram socket: kept alive while idle (so it can sit in a warm pool), transcribes one call. */
@@ -80,17 +78,11 @@ const BYTES_PER_SEC = 8000;
 /**
  * Flux audio goes out in 80 ms chunks (640 B of 8 kHz μ-law): "Chunk Size: 80ms audio chunks strongly recommended
  * for optimal model performance and latency" (developers.deepgram.com/docs/flux/quickstart). Twilio's 20 ms frames
- * are gathered four to a chunk.
+ * are gathered four to a chunk; v1 (Nova) takes them as they come. (Gathering two Nova frames per message, within
+ * Deepgram's "between 20ms and 250ms of data at once", github.com/orgs/deepgram/discussions/224, changed neither the
+ * media task's CPU nor voice-to-voice beyond run-to-run noise: 4 alternating 50-call bench runs each.)
  */
 export const FLUX_CHUNK_BYTES = 640;
-/**
- * Nova audio goes out as Twilio's 20 ms frames arrive, by default: any gathering delays when Deepgram hears the end of
- * speech, so endpointing. Deepgram accepts "between 20ms and 250ms of data at once" (github.com/orgs/deepgram/discussions/224,
- * answered by Deepgram), and LiveKit Agents' Deepgram plugin sends 50 ms. Measured here (`npm run bench -- --calls 50
- * --warmup`, 4 alternating runs): 40 ms messages cut the media task's CPU by ~10% and added ~25 ms to the caller's
- * voice-to-voice p50; so `DEEPGRAM_NOVA_CHUNK_MS` offers the trade, and latency wins by default.
- */
-export const NOVA_CHUNK_MS = 20;
 /** μ-law digital silence: Flux's keep-alive, since v2 has no KeepAlive message. */
 const SILENCE = 0xff;
 
@@ -214,16 +206,16 @@ class Connection implements DeepgramConnection {
   private lastSendAt = Date.now();
   /** Leaves the shared keep-alive clock (keepalive-clock.ts). */
   private readonly stopKeepAlive: () => void;
-  /** Twilio's 20 ms frames → one message per chunk (80 ms on Flux, `novaChunkMs` on Nova). */
-  private readonly chunker: Rechunker;
+  /** Flux only: 20 ms frames → 80 ms chunks. */
+  private readonly chunker: Rechunker | undefined;
 
   constructor(
     private readonly socket: SdkSocket,
     private readonly flux: boolean,
-    private readonly opts: { log: Logger; keepAliveMs: number; drainMs: number; novaChunkBytes: number },
+    private readonly opts: { log: Logger; keepAliveMs: number; drainMs: number },
   ) {
     this.closed = new Promise((r) => (this.markClosed = r));
-    this.chunker = rechunker(flux ? FLUX_CHUNK_BYTES : opts.novaChunkBytes);
+    this.chunker = flux ? rechunker(FLUX_CHUNK_BYTES) : undefined;
     // The SDK's on() replaces the previous callback (README), so each event gets exactly one router, set once.
     socket.on('message', (m) => this.onMessage(m as WireMessage));
     socket.on('close', (e) => this.onClose(e.code ?? 1005, e.reason ?? ''));
@@ -265,15 +257,13 @@ class Connection implements DeepgramConnection {
     if (!this.isOpen || this.closing || this.socket.readyState !== OPEN) return;
     if (Date.now() - this.lastSendAt < this.opts.keepAliveMs) return;
     try {
-      const partial = this.chunker.take();
-      if (this.flux) {
+      if (this.chunker) {
         // deepgram-python-sdk#649: a KeepAlive on Flux kills the socket (1005). Silence is audio, so its time is
         // remembered; it completes any partial chunk to one 80 ms chunk.
-        const chunk = this.fluxChunk(partial);
+        const chunk = this.fluxChunk(this.chunker.take());
         this.socket.sendMedia(chunk);
         this.bytesSent += chunk.length;
       } else {
-        if (partial.length) this.sendNow(partial); // the held frame of a pair goes before the pause
         this.socket.sendKeepAlive?.({ type: 'KeepAlive' });
       }
       this.lastSendAt = Date.now();
@@ -293,7 +283,7 @@ class Connection implements DeepgramConnection {
   private send(frame: Mulaw): void {
     // "Sending an empty byte ... will cause unexpected closures" (Deepgram troubleshooting).
     if (!frame.length || !this.isOpen || this.socket.readyState !== OPEN) return;
-    for (const chunk of this.chunker.add(frame)) this.sendNow(chunk);
+    for (const chunk of this.chunker ? this.chunker.add(frame) : [frame]) this.sendNow(chunk);
   }
 
   private sendNow(chunk: Uint8Array): void {
@@ -308,9 +298,9 @@ class Connection implements DeepgramConnection {
     if (!this.isOpen || this.closing) return;
     this.closing = true;
     try {
-      // The last words: the held partial chunk goes out (on Flux completed to 80 ms with silence, as the keep-alive does).
-      const last = this.chunker.take();
-      if (last.length && this.isOpen && this.socket.readyState === OPEN) this.sendNow(this.flux ? this.fluxChunk(last) : last);
+      // The last words: a partial Flux chunk is completed to 80 ms with silence, as the keep-alive does.
+      const last = this.chunker?.take();
+      if (last?.length && this.isOpen && this.socket.readyState === OPEN) this.sendNow(this.fluxChunk(last));
       if (!this.flux) this.socket.sendFinalize?.({ type: 'Finalize' });
       this.socket.sendCloseStream({ type: 'CloseStream' });
     } catch {
@@ -420,11 +410,7 @@ export function createDeepgramStt(opts: DeepgramSttOptions): DeepgramStt {
   };
   const { reconnectAttempts: _r, connectionTimeoutInSeconds: _c, ...keyArgs } = flux ? v2Args : v1Args;
   const key = `deepgram:${JSON.stringify(keyArgs)}`;
-  const novaChunkMs = opts.novaChunkMs ?? NOVA_CHUNK_MS;
-  if (!Number.isInteger(novaChunkMs / 20) || novaChunkMs < 20 || novaChunkMs > 240) {
-    throw new Error(`novaChunkMs must be a multiple of 20 from 20 to 240 (Deepgram: 20–250 ms per message), got ${novaChunkMs}`);
-  }
-  const tuning = { log: opts.log, keepAliveMs: opts.keepAliveMs ?? 4000, drainMs: opts.drainMs ?? 2000, novaChunkBytes: (novaChunkMs * BYTES_PER_SEC) / 1000 };
+  const tuning = { log: opts.log, keepAliveMs: opts.keepAliveMs ?? 4000, drainMs: opts.drainMs ?? 2000 };
 
   async function connect(signal?: AbortSignal): Promise<DeepgramConnection> {
     signal?.throwIfAborted();

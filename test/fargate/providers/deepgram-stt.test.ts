@@ -131,33 +131,6 @@ describe('createDeepgramStt against the Deepgram emulator', () => {
     expect(finals.map((f) => [f.text, f.fromFinalize])).toEqual([['book me in please', true]]);
   });
 
-  it('sends Nova audio frame by frame by default, and in novaChunkMs messages with the held frame sent at hang-up', async () => {
-    const novaSizes = () => emu.audioChunks.filter((c) => c.path === '/v1/listen').at(-1)!.bytes;
-    for (const [novaChunkMs, expected] of [
-      [undefined, [160]],
-      [40, [320]],
-    ] as const) {
-      emu.setScript(['book me in please']);
-      const a = controlled<Mulaw>();
-      const out = collect(createDeepgramStt(opts(novaChunkMs ? { novaChunkMs } : {})).transcribe(a.stream, new AbortController().signal));
-      const speaking = audio(200, speech(900), 100);
-      const frames = Math.ceil(speaking.length / 160) | 1; // an odd count of whole 20 ms frames
-      pushFrames(a.push, audio(speaking, (frames * 160 - speaking.length) / 8));
-      a.end();
-      await out.finished;
-      const finals = out.items.filter((e): e is Extract<SttEvent, { kind: 'transcript' }> => e.kind === 'transcript' && e.isFinal);
-      expect(finals.map((f) => f.text)).toEqual(['book me in please']);
-      const sizes = novaSizes();
-      expect(sizes.reduce((n, b) => n + b, 0)).toBe(frames * 160); // every byte, once
-      expect(new Set(sizes.slice(0, -1))).toEqual(new Set(expected));
-      expect(sizes.at(-1)).toBe(160); // the odd frame out: the whole chunk, or the one held back
-    }
-  });
-
-  it('refuses a Nova chunk that is not a multiple of 20 ms within Deepgram\'s 20–250 ms', () => {
-    for (const novaChunkMs of [0, 30, 260]) expect(() => createDeepgramStt(opts({ novaChunkMs }))).toThrow(/novaChunkMs/);
-  });
-
   it('keeps a quiet v1 socket open with KeepAlive past the no-audio timeout, and loses it without', async () => {
     emu.setKnobs({ noAudioTimeoutMs: 400 });
     try {
