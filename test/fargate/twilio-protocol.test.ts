@@ -202,4 +202,31 @@ describe('media frames on the fast path', () => {
       { numRuns: 1000 },
     );
   });
+
+  it('parse exactly as the media schema does when written in Twilio\'s own key order, the form read without JSON.parse', () => {
+    // Mostly what Twilio sends, with an odd field now and then, so every rule of the fast read is crossed.
+    const usually = <T,>(good: fc.Arbitrary<T>, odd: fc.Arbitrary<T>) => fc.oneof({ weight: 6, arbitrary: good }, { weight: 1, arbitrary: odd });
+    const digits = usually(fc.nat(99999).map(String), fc.constantFrom('', '1'.repeat(16), '0x1', ' 7', '-1'));
+    const payload = usually(
+      fc.base64String(),
+      fc.constantFrom('AA=A', 'A===', 'AAA', 'AAAAA', '====', 'AA==AAAA', 'AB\u003d\u003d', 'AA-_', 'AA\n=='),
+    );
+    // Keys in the order Twilio writes them: event, sequenceNumber, media {track, chunk, timestamp, payload}, streamSid.
+    const frame = fc.record({
+      event: fc.constant('media'),
+      sequenceNumber: digits,
+      media: fc.record({ track: usually(fc.constantFrom('inbound', 'outbound'), fc.constantFrom('Inbound', 'in"bound', '')), chunk: digits, timestamp: digits, payload }),
+      streamSid: usually(fc.constant('MZ18ad3ab5a668481ce02b83e7395059f0'), fc.constantFrom('', 'MZ 1', 'MZ"1', 'M'.repeat(65))),
+    });
+    fc.assert(
+      fc.property(frame, (raw) => {
+        const text = JSON.stringify(raw);
+        const got = parseTwilioMessage(text);
+        const want = TWILIO_SCHEMAS.media.safeParse(JSON.parse(text));
+        expect(got.kind).toBe(want.success ? 'message' : 'invalid-message');
+        if (want.success && got.kind === 'message') expect(got.message).toEqual(want.data);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
