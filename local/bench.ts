@@ -1,5 +1,6 @@
 // `npm run bench -- --calls N [--agent NAME] [--network pstn|zero] [--warmup] [--json] [--url https://…/twiml]`: N concurrent simulated calls, latency percentiles, CPU and memory per call.
 import './node-support';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -96,6 +97,16 @@ function procCpuSeconds(pid: number): number | undefined {
 /** CPU milliseconds per second of call, to one decimal. */
 function cpuMsPerCallSecond(cpuSeconds: number, callSeconds: number): number {
   return Math.round((cpuSeconds * 1000 * 10) / Math.max(1, callSeconds)) / 10;
+}
+
+/**
+ * The Node.js that runs the media service here (stack.ts: MEDIA_NODE, else this process's) and the major version the
+ * image runs (fargate/Dockerfile's `FROM node:N`): V8 versions differ in CPU, so a figure says which one it is.
+ */
+function mediaRuntime(): { node: string; imageNodeMajor?: number } {
+  const node = execFileSync(process.env.MEDIA_NODE || process.execPath, ['--version'], { encoding: 'utf8' }).trim();
+  const from = /^FROM node:(\d+)/m.exec(readFileSync(new URL('../fargate/Dockerfile', import.meta.url), 'utf8'));
+  return { node, ...(from ? { imageNodeMajor: Number(from[1]) } : {}) };
 }
 
 function procPeakRssMb(pid: number): number | undefined {
@@ -231,6 +242,7 @@ async function main(): Promise<void> {
             cpuSeconds: Math.round((cpu1 - cpu0) * 100) / 100,
             callSeconds: Math.round(callSeconds),
             peakRssMb: peakMb,
+            ...mediaRuntime(),
             ...(coldCpuMsPerCallSecond !== undefined ? { coldCpuMsPerCallSecond } : {}),
           }
         : undefined,
@@ -264,6 +276,9 @@ async function main(): Promise<void> {
     const m = result.mediaService;
     const warm = m.coldCpuMsPerCallSecond !== undefined ? ` after a warm-up wave (${m.coldCpuMsPerCallSecond} in the warm-up wave, on a fresh process)` : ' on a fresh process (--warmup measures a warm one)';
     console.log(`media service: ${m.cpuMsPerCallSecond} CPU ms per call-second${warm} (${m.cpuSeconds} s CPU over ${m.callSeconds} call-s), peak RSS ${m.peakRssMb} MB`);
+    const major = Number(/^v(\d+)/.exec(m.node)?.[1]);
+    const image = m.imageNodeMajor !== undefined && major !== m.imageNodeMajor ? `; the image runs Node ${m.imageNodeMajor} (MEDIA_NODE=path/to/node measures under it)` : '';
+    console.log(`  (the built bundle under Node ${m.node}${image})`);
   }
   const h = result.harnessLagMs;
   console.log(`harness event-loop lag ms: p50 ${h.p50}  p99 ${h.p99}  max ${h.max}${h.p99 > 20 ? '  — the harness is the bottleneck: read the latency figures as upper bounds' : ''}`);
