@@ -37,11 +37,4 @@ export async function startDynalite(opts: { port?: number; table?: string | null
 }
 
 /** A port that was free a moment ago (for "the database comes up later" tests). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from '../../../local/ports';

@@ -1,6 +1,6 @@
 // Test helper: a private redis-server child (own port, optional AUTH password) that a test may stop and start again.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../../../local/ports';
 import { Redis } from 'ioredis';
 
 export interface PrivateRedis {
@@ -10,14 +10,6 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Stops the server (SIGKILL: an outage, not a graceful shutdown). */
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /**
