@@ -5,6 +5,7 @@ import {
   closeServer,
   createRng,
   listenLoopback,
+  pacer,
   readBody,
   sampleLatency,
   sendJson,
@@ -315,6 +316,7 @@ export async function startLlmEmulator(opts: LlmEmulatorOptions = {}): Promise<L
       })}\n\n`;
     const midStream = fault && 'midStream' in fault ? (fault.afterChunks ?? 1) : undefined;
     await sleep(ttft);
+    const due = pacer(perToken);
     let wrote = false;
     for (let i = 0; i < planned.deltas.length; i++) {
       if (aborted) return;
@@ -329,7 +331,7 @@ export async function startLlmEmulator(opts: LlmEmulatorOptions = {}): Promise<L
         res.write(chunk({ delta, logprobs: null, finish_reason: null }, !wrote && flavor === 'groq' ? { x_groq: { id: groqId } } : {}));
         wrote = true;
       }
-      if (i < planned.deltas.length - 1) await sleep(perToken);
+      if (i < planned.deltas.length - 1) await due(i + 1);
     }
     if (aborted) return;
     res.write(chunk({ delta: {}, logprobs: null, finish_reason: planned.finishReason }, flavor === 'groq' ? { x_groq: { id: groqId, usage, seed: 1 } } : {}));

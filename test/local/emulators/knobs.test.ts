@@ -1,6 +1,6 @@
 // Pins the shared knob helpers: seeded latency distributions, fault budgets, and the ordered delayed sender.
 import { describe, expect, it } from 'vitest';
-import { createRng, OrderedSender, sampleLatency, takeHttpFault, type FaultKnobs } from '../../../local/emulators/knobs';
+import { createRng, OrderedSender, pacer, sampleLatency, takeHttpFault, type FaultKnobs, type PaceClock } from '../../../local/emulators/knobs';
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,5 +49,32 @@ describe('OrderedSender', () => {
     s.schedule(0, () => out.push('fast final'));
     await s.idle();
     expect(out).toEqual(['slow interim', 'fast final']);
+  });
+});
+
+describe('pacer', () => {
+  /** A clock whose timers fire `lateMs` after they were due, as Node's do under load. */
+  function lateClock(lateMs: number): PaceClock & { t: number } {
+    const clock = { t: 0, now: () => clock.t, sleep: async (ms: number) => void (clock.t += ms + lateMs) };
+    return clock;
+  }
+
+  it('keeps the stream at its rate when every timer fires late', async () => {
+    const clock = lateClock(0.5);
+    const due = pacer(1, clock);
+    for (let i = 1; i < 150; i++) await due(i);
+    // 149 gaps of 1 ms: one sleep per item would take 149 × 1.5 ms; deadlines lose at most one late firing.
+    expect(clock.t).toBeGreaterThanOrEqual(149);
+    expect(clock.t).toBeLessThanOrEqual(149.5);
+  });
+
+  it('sends an item that is already late at once, and never before it is due', async () => {
+    const clock = lateClock(0);
+    const due = pacer(10, clock);
+    clock.t = 35; // the consumer was busy: items 1–3 are overdue
+    for (const i of [1, 2, 3]) await due(i);
+    expect(clock.t).toBe(35);
+    await due(4);
+    expect(clock.t).toBe(40);
   });
 });
