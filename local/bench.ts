@@ -4,6 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { envSchema } from '../fargate/src/config';
+import { routeTurn } from '../fargate/src/observability/router';
 import { ENDPOINTING_PROFILES } from '../fargate/src/turn-detector';
 import { novaSpeculates, type AgentProfile } from '../fargate/src/agents';
 import { LOCAL_NUMBERS, localAgents, localNumberOf } from './agents';
@@ -38,12 +40,6 @@ if (values.help) {
   process.exit(0);
 }
 
-/**
- * Emulated delays of the seed budget (SEED_BUDGET), subtracted to get the pipeline's own overhead. The LLM's first
- * spoken token comes after its first token and the reasoning before the answer: the LLM emulator's default 150
- * reasoning tokens at the small tier's speed (plain turns go to openai/gpt-oss-20b: 1000 tokens/s).
- */
-const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, llmReasoningMs: (150 * 1000) / groqTokensPerSecond('openai/gpt-oss-20b'), ttsFirstByteMs: 150 };
 const NETWORK = networkFor(values.network!);
 /** The `--agent` profile and the number that reaches it (the caller dials it like a real one); exits on a bad name. */
 function benchAgent(name: string): { agent: AgentProfile; to: string } {
@@ -59,6 +55,21 @@ const ENDPOINTING_MS = ENDPOINTING_PROFILES[AGENT.endpointing].endpointingMs;
 /** Nova speculation: Deepgram's (and the emulator's, which honours any window) early endpoint. */
 const SPECULATES = novaSpeculates(AGENT);
 const EAGER_MS = ENDPOINTING_PROFILES[AGENT.endpointing].eagerEndpointingMs;
+
+/**
+ * The plain turn (booking-2) answers right after check_availability's result, so the service's router sends it to the
+ * large tier as a tool follow-up (router.ts `routeTurn`), with the service's default models.
+ */
+const PLAIN_TURN_MODEL = routeTurn({
+  messages: [], toolsOffered: AGENT.tools.length, lastTurnUsedTools: true, contextTokens: 0, overBudget: false,
+  config: { models: { small: envSchema.shape.LLM_MODEL_SMALL.parse(undefined), large: envSchema.shape.LLM_MODEL_LARGE.parse(undefined) }, profileTier: AGENT.llm },
+}).model;
+/**
+ * Emulated delays of the seed budget (SEED_BUDGET), subtracted to get the pipeline's own overhead. The LLM's first
+ * spoken token comes after its first token and the reasoning before the answer: the LLM emulator's default 150
+ * reasoning tokens at the plain turn's model's speed (gpt-oss-120b: 500 tokens/s).
+ */
+const EMULATED = { sttFinalMs: 200, llmTtftMs: 150, llmReasoningMs: (150 * 1000) / groqTokensPerSecond(PLAIN_TURN_MODEL), ttsFirstByteMs: 150 };
 
 /** Two caller turns of the booking call: one with a tool call (availability), one plain answer. */
 function benchScenario(): Scenario {
