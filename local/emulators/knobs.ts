@@ -1,4 +1,4 @@
-// Latency and fault knobs shared by the provider emulators: seedable latency sampling, fault budgets, ordered delayed sends.
+// Latency and fault knobs shared by the provider emulators: seedable latency sampling, fault budgets, ordered delayed sends, paced streams.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';

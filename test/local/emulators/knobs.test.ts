@@ -1,4 +1,4 @@
-// Pins the shared knob helpers: seeded latency distributions, fault budgets, and the ordered delayed sender.
+// Pins the shared knob helpers: seeded latency distributions, fault budgets, the ordered delayed sender and the stream pacer.
 import { describe, expect, it } from 'vitest';
 import { createRng, OrderedSender, pacer, sampleLatency, takeHttpFault, type FaultKnobs, type PaceClock } from '../../../local/emulators/knobs';
 
